@@ -1,0 +1,1 @@
+"""The ``posekit`` command line: ``posekit check | train | val | predict | export``."""

@@ -1,0 +1,44 @@
+"""Entry point of the ``posekit`` command. Each verb lives in its own module of this package."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from posekit.cli.check import check_command
+from posekit.cli.export import export_command
+from posekit.cli.predict import predict_command
+from posekit.cli.train import train_command
+from posekit.cli.val import val_command
+from posekit.errors import PosekitError
+
+app = typer.Typer(
+    name="posekit",
+    help="Train, evaluate and run ViTPose keypoint models on COCO keypoint data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("check")(check_command)
+app.command("train")(train_command)
+app.command("val")(val_command)
+app.command("predict")(predict_command)
+app.command("export")(export_command)
+
+
+def main() -> None:
+    """Run the CLI; a :class:`PosekitError` is printed as one message and exits with status 1."""
+    try:
+        app()
+    except PosekitError as error:
+        Console(stderr=True).print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("Interrupted.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

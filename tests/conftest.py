@@ -1,0 +1,36 @@
+"""Shared fixtures: the real sample data in ../shared/data (skipped when absent) and the built-in sample."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    env = os.environ.get("POSEKIT_SHARED_DATA")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (COCO, hand, face, animal, PoseTrack samples); skips the test when absent."""
+    path = _shared_data()
+    if path is None:
+        pytest.skip("../shared/data is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small built-in synthetic sample (COCO-17): returns the path of its data YAML."""
+    from posekit.data.synthetic import generate_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    return generate_sample(out, num_train=24, num_val=8, seed=0)
