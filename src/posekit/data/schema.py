@@ -13,12 +13,13 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from posekit.errors import ConfigError
 
-#: OKS sigma used for every keypoint of a data set that names none (the median of COCO-17's sigmas
-#: is 0.072; mmpose and xtcocotools also default custom data sets to a single constant).
+#: OKS sigma for a keypoint whose name no preset knows (the median of COCO-17's sigmas is 0.072;
+#: mmpose and xtcocotools also default custom data sets to a single constant). Keypoints named like
+#: a preset's (``left_eye``, ``right_knee``, ``thumb1`` ...) get that preset's sigma (default_sigmas).
 DEFAULT_SIGMA = 0.05
 
 _SIDE_PATTERNS = [  # (regex for the left name, how to build the right name)
@@ -47,7 +48,7 @@ class KeypointSchema(BaseModel):
     @classmethod
     def _fill_sigmas(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data.get("sigmas") and data.get("names"):
-            data = {**data, "sigmas": [DEFAULT_SIGMA] * len(data["names"])}
+            data = {**data, "sigmas": default_sigmas(data["names"])}
         return data
 
     @model_validator(mode="after")
@@ -109,20 +110,25 @@ class KeypointSchema(BaseModel):
             raise ConfigError(
                 f"unknown schema field(s) {sorted(unknown)}; allowed: {sorted(type(self).model_fields)}"
             )
-        return type(self).model_validate({**self.model_dump(), **fields})
+        return type(self).from_dict({**self.model_dump(), **fields})
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeypointSchema:
-        return cls.model_validate(data)
+        """Validate a schema dict; an invalid one raises :class:`ConfigError` naming the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(f"invalid keypoint schema: {describe_validation_error(error)}") from None
 
     @classmethod
     def from_names(cls, names: list[str], name: str = "custom", **fields: Any) -> KeypointSchema:
         """Build a schema from keypoint names, inferring flip pairs from left/right naming."""
         fields.setdefault("flip_pairs", infer_flip_pairs(names))
-        return cls(name=name, names=list(names), **fields)
+        fields.setdefault("sigmas", default_sigmas(names))
+        return cls.from_dict({"name": name, "names": list(names), **fields})
 
     @classmethod
     def from_coco_category(cls, category: dict[str, Any], num_keypoints: int | None = None) -> KeypointSchema:
@@ -130,18 +136,23 @@ class KeypointSchema(BaseModel):
 
         A category matching a preset (same names) returns that preset, so COCO-17 files get the
         official sigmas. When the category lists no names, ``kp0 ... kp{K-1}`` are invented from
-        ``num_keypoints`` (taken from the annotations).
+        ``num_keypoints`` (taken from the annotations) and, when K is the count of a standard layout
+        (17 COCO body, 21 hand, 68 face as in 300-W, 133 COCO-WholeBody), that layout's flip pairs,
+        sigmas, skeleton and body parts are assumed (see :func:`standard_layout`).
         """
         names = list(category.get("keypoints") or [])
+        skeleton = [(int(a) - 1, int(b) - 1) for a, b in (category.get("skeleton") or [])]
         if not names:
             if not num_keypoints:
-                raise ValueError("the category lists no keypoint names and the keypoint count is unknown")
+                raise ConfigError("the category lists no keypoint names and the keypoint count is unknown")
             names = [f"kp{i}" for i in range(num_keypoints)]
+            standard = standard_layout(num_keypoints)
+            if standard is not None:
+                return standard.override(names=names, skeleton=skeleton or standard.skeleton)
         for preset_name in PRESETS:
             preset = get_preset(preset_name)
             if [n.lower() for n in preset.names] == [n.lower() for n in names]:
                 return preset
-        skeleton = [(int(a) - 1, int(b) - 1) for a, b in (category.get("skeleton") or [])]
         return cls.from_names(names, name=str(category.get("name", "custom")), skeleton=skeleton)
 
 
@@ -176,3 +187,38 @@ def get_preset(name: str) -> KeypointSchema:
         raise ConfigError(f"unknown keypoint schema preset {name!r}; choose one of {list(PRESETS)}")
     text = resources.files("posekit.data").joinpath("presets", f"{name}.json").read_text()
     return KeypointSchema.from_dict(json.loads(text))
+
+
+def standard_layout(num_keypoints: int) -> KeypointSchema | None:
+    """The preset with ``num_keypoints`` keypoints (17, 21, 68, 133), assumed for files that name none."""
+    for preset_name in PRESETS:
+        preset = get_preset(preset_name)
+        if preset.num_keypoints == num_keypoints:
+            return preset
+    return None
+
+
+@cache
+def _known_sigmas() -> dict[str, float]:
+    known: dict[str, float] = {}
+    for preset_name in PRESETS:
+        preset = get_preset(preset_name)
+        for n, s in zip(preset.names, preset.sigmas, strict=True):
+            known.setdefault(n.lower(), s)
+    return known
+
+
+def default_sigmas(names: list[str]) -> list[float]:
+    """OKS sigmas for ``names``: a preset's sigma for a name it knows (case-insensitive), else
+    :data:`DEFAULT_SIGMA`. E.g. PoseTrack's ``left_ear`` gets COCO's 0.035, ``head_top`` the default."""
+    known = _known_sigmas()
+    return [known.get(str(n).lower(), DEFAULT_SIGMA) for n in names]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A one-line summary of a pydantic error: ``field.path: message; ...``."""
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{where}: {e['msg']}" if where else e["msg"])
+    return "; ".join(parts)

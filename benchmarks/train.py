@@ -1,0 +1,183 @@
+"""Training benchmarks on this machine (CPU unless a GPU is visible).
+
+(a) Training samples/s per preset: posekit's engine step (Accelerate-wrapped model, weighted heatmap
+    loss, gradient clipping, AdamW with layer-wise lr decay, scheduler) against a bare transformers
+    forward/backward/AdamW loop of the same network and batch. Both run on the same fixed batch, in
+    alternating rounds, so that a busy machine slows both alike; the ratio is what matters.
+(b) The learning curve of ``posekit train`` with no arguments (tiny preset on the built-in sample): OKS AP
+    on the sample's val split after each epoch, and the wall time until AP >= 0.90.
+
+    python benchmarks/train.py            # full
+    python benchmarks/train.py --quick    # a short smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.table import Table
+from transformers import VitPoseForPoseEstimation
+
+from posekit.config import SAMPLE_DEFAULTS, build_config
+from posekit.engine.train import Trainer, train
+
+console = Console()
+TARGET_AP = 0.90
+
+
+def _batch(trainer: Trainer, size: int) -> dict[str, torch.Tensor]:
+    h, w = trainer.cfg.input_size
+    k = trainer.schema.num_keypoints
+    hh, hw = trainer.unwrapped.heatmap_size
+    g = torch.Generator().manual_seed(0)
+    return {
+        "pixel_values": torch.randn(size, 3, h, w, generator=g),
+        "heatmaps": torch.rand(size, k, hh, hw, generator=g),
+        "target_weights": torch.ones(size, k),
+    }
+
+
+def _bare_step(net: VitPoseForPoseEstimation, optimizer: torch.optim.Optimizer, batch: dict) -> None:
+    heatmaps = net(batch["pixel_values"]).heatmaps
+    F.mse_loss(heatmaps, batch["heatmaps"]).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def throughput(preset: str, input_size: str, batch_size: int, steps: int, rounds: int, project: Path) -> dict:
+    cfg = build_config(
+        data="sample",
+        model=preset,
+        pretrained="none",
+        input_size=input_size,
+        batch_size=batch_size,
+        device="auto",
+        amp="no",
+        workers=0,
+        project=str(project),
+        name=preset,
+        drop_path=0.0,
+    )
+    trainer = Trainer(cfg)
+    trainer.model.train()
+    bare = VitPoseForPoseEstimation(trainer.unwrapped.net.config).to(trainer.accelerator.device).train()
+    bare.load_state_dict(trainer.unwrapped.net.state_dict())
+    bare_opt = torch.optim.AdamW(bare.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batch = {k: v.to(trainer.accelerator.device) for k, v in _batch(trainer, batch_size).items()}
+    times: dict[str, list[float]] = {"posekit": [], "bare": []}
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for r in range(rounds + 1):  # round 0 warms up both
+        for name, step in (
+            ("posekit", lambda: trainer.train_step(batch)),
+            ("bare", lambda: _bare_step(bare, bare_opt, batch)),
+        ):
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            sync()
+            if r:
+                times[name].append((time.perf_counter() - t0) / steps)
+    ours, theirs = statistics.median(times["posekit"]), statistics.median(times["bare"])
+    return {
+        "preset": preset,
+        "input": input_size,
+        "batch": batch_size,
+        "params_m": sum(p.numel() for p in bare.parameters()) / 1e6,
+        "posekit": batch_size / ours,
+        "bare": batch_size / theirs,
+        "ratio": theirs / ours,
+    }
+
+
+def learning_curve(project: Path, epochs: int | None) -> tuple[list[dict], float, float]:
+    """Run ``posekit train`` (sample defaults); rows of results.csv, setup seconds, total seconds."""
+    t0 = time.perf_counter()
+    summary = train(project=str(project), name="curve", **({"epochs": epochs} if epochs else {}))
+    total = time.perf_counter() - t0
+    rows = list(csv.DictReader(open(Path(summary["run_dir"]) / "results.csv")))
+    setup = total - float(rows[-1]["time_s"])
+    return rows, setup, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer presets, steps and epochs")
+    parser.add_argument("--only", choices=("speed", "curve"), help="run only part (a) speed or (b) curve")
+    args = parser.parse_args()
+    load_start = os.getloadavg()[0]
+    presets = [("vitpose-t-simple", "128x96", 16), ("vitpose-t", "128x96", 16), ("vitpose-s", "256x192", 8)]
+    if not args.quick:
+        presets.append(("vitpose-b", "256x192", 8))
+    steps, rounds = (2, 2) if args.quick else (2, 3)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only != "curve":
+            speed_table(presets, steps, rounds, Path(tmp))
+        if args.only == "speed":
+            return
+        rows, setup, total = learning_curve(Path(tmp), 3 if args.quick else None)
+    curve_table(rows, setup, total, load_start)
+
+
+def speed_table(presets: list[tuple[str, str, int]], steps: int, rounds: int, project: Path) -> None:
+    table = Table(title="(a) training samples/s, posekit engine vs bare transformers loop (same batch)")
+    for column in ("preset", "input", "batch", "params (M)", "posekit", "bare loop", "ratio"):
+        table.add_column(column, justify="left" if column in ("preset", "input") else "right")
+    for preset, size, batch in presets:
+        r = throughput(preset, size, batch, steps, rounds, project)
+        speeds = f"posekit {r['posekit']:.2f}, bare {r['bare']:.2f} samples/s"
+        console.print(f"{preset}: {speeds} ({r['ratio']:.2f}x)")
+        table.add_row(
+            r["preset"],
+            r["input"],
+            str(r["batch"]),
+            f"{r['params_m']:.1f}",
+            f"{r['posekit']:.1f}",
+            f"{r['bare']:.1f}",
+            f"{r['ratio']:.2f}x",
+        )
+    console.print(table)
+
+
+def curve_table(rows: list[dict], setup: float, total: float, load_start: float) -> None:
+    curve = Table(
+        title=f"(b) `posekit train` on the built-in sample: {SAMPLE_DEFAULTS['model']}, "
+        f"{SAMPLE_DEFAULTS['input_size'][0]}x{SAMPLE_DEFAULTS['input_size'][1]}, from scratch"
+    )
+    for column in ("epoch", "train loss", "AP", "AP50", "PCK@0.1", "wall s"):
+        curve.add_column(column, justify="right")
+    reached = None
+    for row in rows:
+        ap = float(row.get("AP") or "nan")
+        if reached is None and ap >= TARGET_AP:
+            reached = float(row["time_s"]) + setup
+        curve.add_row(
+            row["epoch"],
+            f"{float(row['train_loss']):.2e}",
+            f"{ap:.3f}",
+            f"{float(row.get('AP50') or 'nan'):.3f}",
+            f"{float(row.get('PCK@0.1') or 'nan'):.3f}",
+            f"{float(row['time_s']) + setup:.0f}",
+        )
+    console.print(curve)
+    console.print(
+        f"time to AP >= {TARGET_AP}: "
+        + (f"{reached:.0f} s ({reached / 60:.1f} min)" if reached else "not reached")
+        + f"; whole run {total:.0f} s incl. {setup:.0f} s set-up. "
+        f"Load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end on {os.cpu_count()} cores "
+        "(other jobs share this machine: timings are pessimistic)."
+    )
+
+
+if __name__ == "__main__":
+    main()

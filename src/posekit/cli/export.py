@@ -1,0 +1,38 @@
+"""``posekit export``: a pose model to ONNX (checked against PyTorch), runnable with ``posekit predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def export_command(
+    model: Annotated[str, typer.Option(help="Model: a directory, hub id or preset (vitpose-b).")],
+    format: Annotated[str, typer.Option("--format", help="Export format.")] = "onnx",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Output .onnx (default: model.onnx in the model directory, else NAME.onnx here)."),
+    ] = None,
+    dynamic_batch: Annotated[
+        bool, typer.Option("--dynamic-batch", help="Leave the batch size free.")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Fixed batch size (without --dynamic-batch).")] = 1,
+    half: Annotated[bool, typer.Option("--half", help="fp16 weights (inputs/outputs stay float32).")] = False,
+    opset: Annotated[int, typer.Option(min=14, help="ONNX opset.")] = 17,
+) -> None:
+    """Export a pose model to ONNX with its keypoint schema and preprocessing in the file's metadata."""
+    from posekit.inference.export import export
+
+    result = export(
+        model, format=format, output=output, dynamic_batch=dynamic_batch, half=half, opset=opset, batch=batch
+    )
+    size_mb = result.path.stat().st_size / 1e6
+    batch_text = "dynamic" if result.dynamic_batch else str(batch)
+    Console(soft_wrap=True, highlight=False).print(
+        f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, opset {result.opset}, batch {batch_text}"
+        f"{', fp16' if result.half else ''}); max |heatmap diff| vs PyTorch: {result.max_abs_diff:.1e}. "
+        f"Run it with: posekit predict --model {result.path} --source IMAGE"
+    )

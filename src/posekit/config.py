@@ -1,0 +1,210 @@
+"""Training configuration: one validated pydantic model shared by the CLI, the YAML file and the Python API.
+
+Every field but ``augment`` (YAML and Python only) is a ``posekit train`` flag (``batch_size`` ->
+``--batch-size``). Values left at ``None`` are resolved by the engine once the device and the model are
+known (see :mod:`posekit.engine.train`), and the fully resolved configuration is written to the run
+folder as ``args.yaml``, which is itself a valid ``--config`` file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from posekit.errors import ConfigError
+
+#: What ``posekit train`` with no ``--data`` uses: a tiny model trained from scratch on the built-in
+#: sample, sized to finish on 2 CPU cores in a few minutes (see benchmarks/train.py for the learning curve).
+SAMPLE_DEFAULTS: dict[str, Any] = {
+    "model": "vitpose-t-simple",  # the simple head costs a third of the classic one's compute here
+    "pretrained": "none",
+    "input_size": (128, 96),
+    "epochs": 30,
+    "batch_size": 8,
+    "lr": 5e-3,
+    "layer_decay": 1.0,
+    "drop_path": 0.0,
+    "weight_decay": 0.05,
+    # the synthetic figures stand upright and whole: mild geometry learns faster
+    "augment": {"rotation": 15.0, "scale_factor": 0.25, "half_body_prob": 0.0},
+}
+
+#: The ViTPose recipe: AdamW lr 5e-4 for a total batch of 512, scaled linearly with the batch size.
+BASE_LR, BASE_BATCH = 5e-4, 512
+
+#: What a valid value looks like, for fields whose pydantic message would be unhelpful.
+_EXPECTED = {
+    "batch_size": "expected a positive integer or 'auto'",
+    "input_size": "expected HxW, both multiples of 16 (the ViT patch size), e.g. 256x192",
+}
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX,]\s*(\d+)\s*$")
+
+
+def flag(field: str) -> str:
+    """The CLI flag of a config field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + field.replace("_", "-")
+
+
+class TrainConfig(BaseModel):
+    """All the settings of one training run (``None`` = chosen automatically, see each field)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    data: str | None = Field(None, description="data YAML, COCO JSON or 'sample' (default: built-in sample)")
+    model: str | None = Field(None, description="preset, local directory or hub id (default: vitpose-b)")
+    pretrained: str | None = Field(None, description="auto | none | PATH | HUB_ID (default: auto)")
+    epochs: int | None = Field(None, ge=1, description="training epochs (default: 5, a fine-tune)")
+    batch_size: int | Literal["auto"] = Field(
+        16, description="per-device batch, or 'auto' (largest that fits)"
+    )
+    lr: float | None = Field(None, gt=0, description="peak lr (default: 5e-4 x total batch / 512)")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (not on biases/norms/pos-embed)")
+    layer_decay: float | None = Field(None, gt=0, le=1, description="layer-wise lr decay (default: preset's)")
+    warmup: int | None = Field(
+        None, ge=0, description="linear warm-up steps (default: min(500, 10% of steps))"
+    )
+    schedule: Literal["cosine", "step"] = Field("cosine", description="lr decay after warm-up")
+    input_size: tuple[int, int] | None = Field(None, description="HxW model input (default: preset's)")
+    amp: Literal["bf16", "fp16", "no"] | None = Field(
+        None, description="mixed precision (default: bf16 on GPU)"
+    )
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 disables)")
+    workers: int | None = Field(None, ge=0, description="data loader processes (default: from CPU count)")
+    seed: int = Field(0, ge=0, description="seed of data order, augmentation and initialisation")
+    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="where to train")
+    freeze_backbone_epochs: int = Field(0, ge=0, description="train only the head for the first N epochs")
+    drop_path: float | None = Field(None, ge=0, lt=1, description="stochastic depth rate (default: preset's)")
+    val_every: int = Field(1, ge=1, description="validate every N epochs (and after the last)")
+    patience: int = Field(20, ge=0, description="stop after N validations without a better AP (0: never)")
+    ema: bool = Field(False, description="keep an exponential moving average of the weights")
+    save_every: int | None = Field(
+        None, ge=1, description="save a checkpoint every N steps (default: ~10 min)"
+    )
+    augment: dict[str, Any] = Field(
+        {}, description="training augmentation overrides, e.g. {rotation: 20} (see AugmentConfig)"
+    )
+    project: str = Field("runs", description="root folder of the runs")
+    name: str = Field("exp", description="run name: runs/train/<name> (incremented if it exists)")
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() != "auto":
+            if not value.strip().isdigit():
+                raise ValueError(_EXPECTED["batch_size"])
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError(_EXPECTED["batch_size"])
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            match = _SIZE.match(value)
+            if not match:
+                raise ValueError(_EXPECTED["input_size"])
+            value = (int(match[1]), int(match[2]))
+        ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value)
+        if not ok or any(v < 16 or v % 16 for v in value):
+            raise ValueError(_EXPECTED["input_size"])
+        return tuple(value)
+
+    @field_validator("augment")
+    @classmethod
+    def _augment(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from posekit.data.transforms import AugmentConfig
+
+        try:
+            return AugmentConfig(**value).model_dump(exclude_defaults=True)
+        except ValidationError as error:
+            item = error.errors()[0]
+            field = ".".join(str(x) for x in item["loc"])
+            options = ", ".join(AugmentConfig.model_fields)
+            raise ValueError(f"{field}: {item['msg'].lower()}; fields: {options}") from None
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        if value is None or Path(value).expanduser().exists() or "/" in value or value.endswith(".pth"):
+            return value
+        from posekit.models.vitpose import PRESETS
+
+        if value not in PRESETS:
+            raise ValueError(
+                f"expected a preset, a local model directory or a hub id (org/name); "
+                f"presets: {', '.join(PRESETS)}"
+            )
+        return value
+
+    @property
+    def uses_sample(self) -> bool:
+        return self.data in (None, "sample")
+
+    def to_yaml(self) -> str:
+        """The configuration as YAML (sizes written as ``HxW``), loadable with ``--config``."""
+        data = self.model_dump()
+        if data["input_size"] is not None:
+            data["input_size"] = "{}x{}".format(*data["input_size"])
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def build_config(config: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """Merge, in increasing priority, the defaults, the sample defaults (no ``data``), a YAML file and
+    ``overrides`` (``None`` values are ignored: the flag was not given). Raises one :class:`ConfigError`."""
+    values: dict[str, Any] = {}
+    source = ""
+    if config is not None:
+        values = _read_yaml(Path(config))
+        source = f" (in {config})"
+    values.update({k.replace("-", "_"): v for k, v in overrides.items() if v is not None})
+    if values.get("data") in (None, "sample"):
+        values = {**SAMPLE_DEFAULTS, **values}
+    try:
+        return TrainConfig(**values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"--config: {path} does not exist; give the path of a YAML file of train settings")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--config: {path} is not valid YAML ({error}); fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config: {path} must hold a mapping of settings (e.g. 'epochs: 10')")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    """One message for all the invalid values: the flag, the value given and what is allowed."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = _EXPECTED.get(field) or item["msg"].removeprefix("Value error, ").replace(
+            "Input should be", "must be"
+        )
+        if item["type"] == "extra_forbidden":
+            options = ", ".join(flag(f) for f in TrainConfig.model_fields)
+            lines.append(f"{flag(field)}: unknown option{source}; valid options: {options}")
+            continue
+        if item["type"] == "literal_error":
+            allowed = item.get("ctx", {}).get("expected", "")
+            message = f"allowed values: {allowed.replace(chr(39), '')}"
+        lines.append(f"{flag(field)}: invalid value {item['input']!r}{source}; {message}")
+    # A union (e.g. int | 'auto') reports once per member: keep the first message per flag.
+    seen: dict[str, str] = {}
+    for line in lines:
+        seen.setdefault(line.split(":", 1)[0], line)
+    return "\n".join(seen.values())

@@ -1,0 +1,866 @@
+"""Read and validate a COCO keypoint JSON into a :class:`KeypointDataset`.
+
+Loading *is* validation: every record is checked while it is read and each defect becomes an
+:class:`Issue` naming the file, image/annotation id, field and fix. :func:`load_coco` raises one
+:class:`~posekit.errors.DataError` listing them; ``posekit check`` (:mod:`posekit.data.check`) prints the
+same issues plus a summary and image-file checks.
+
+Image paths: ``file_name`` is relative to the image root. With ``images`` given, that is the root.
+Otherwise, of these folders (``d`` = the JSON's folder, ``split`` = the part of the JSON's name after
+its last ``_``, e.g. ``val2017``), the first holding the most of the first 50 images is used: ``d``,
+``d/images``, ``d/..``, ``d/../images``, ``d/../split``, ``d/../images/split``, ``d/../..``. So
+PoseTrack files (``posetrack18/annotations/val/x.json`` naming ``images/val/...``) and the COCO layout
+(``coco/annotations/person_keypoints_val2017.json`` + ``coco/val2017/``) need no ``--images``.
+
+Accepted quirks: ``iscrowd`` as bool, people with no labelled keypoint, crowd regions without
+keypoints, any extra field (kept in ``extra``: ``track_id``, ``bbox_head``, ``center``, ``scale``,
+``ignore_regions_*`` ...), categories without keypoint names (300-W), several categories sharing one
+keypoint set (AP-10K species), and COCO-WholeBody's separate ``foot_kpts``/``face_kpts``/
+``lefthand_kpts``/``righthand_kpts`` (body only by default; all 133 with ``wholebody=True``, where the
+part visibilities, which COCO-WholeBody stores as scores in (0, 1], count as labelled, v=1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.data.schema import KeypointSchema, get_preset
+from posekit.errors import ConfigError, DataError
+
+#: A labelled keypoint may lie this many pixels outside the image. Further out it is a defect unless it
+#: is inside the person's box: PoseTrack/MPII label the head top of a person cut by the frame edge.
+OUTSIDE_TOLERANCE = 1.0
+#: Annotation fields with a fixed meaning; anything else is kept in ``PersonAnnotation.extra``
+#: (``segmentation`` is dropped: top-down pose never uses it and it dominates memory on COCO).
+_STANDARD_FIELDS = {
+    "id",
+    "image_id",
+    "category_id",
+    "bbox",
+    "keypoints",
+    "num_keypoints",
+    "iscrowd",
+    "area",
+    "segmentation",
+}
+_IMAGE_FIELDS = {"id", "file_name", "width", "height"}
+#: COCO-WholeBody parts in the order of the 133-keypoint layout (after the 17 body keypoints).
+WHOLEBODY_PARTS = (("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21), ("righthand_kpts", 21))
+_ROOT_SAMPLE = 50
+_FIX_IMAGES = (
+    "check file_name, or pass --images DIR (data YAML: `images:`), the folder that file_name is relative to"
+)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One defect (``severity="error"``) or piece of advice (``"warning"``) found in a data set."""
+
+    severity: str
+    file: str
+    image_id: int | None
+    annotation_id: int | None
+    field: str | None
+    message: str
+    fix: str
+
+    @property
+    def where(self) -> str:
+        parts = [self.file]
+        if self.annotation_id is not None:
+            parts.append(f"annotation {self.annotation_id}")
+        if self.image_id is not None:
+            parts.append(f"image {self.image_id}")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}. Fix: {self.fix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def format_issues(issues: list[Issue], limit: int = 10) -> str:
+    """One message listing the errors among ``issues`` (at most ``limit``, then a count of the rest)."""
+    errors = [i for i in issues if i.severity == "error"]
+    files = sorted({i.file for i in errors})
+    head = f"{len(errors)} error(s) in {', '.join(files)}:"
+    lines = [head] + [f"  - {issue}" for issue in errors[:limit]]
+    if len(errors) > limit:
+        lines.append(
+            f"  ... and {len(errors) - limit} more; run `posekit check` on the data to list them all."
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class ImageInfo:
+    """An image: ``path`` = image root / ``file_name``; ``extra`` keeps other fields (``frame_id`` ...)."""
+
+    id: int
+    file_name: str
+    width: int
+    height: int
+    path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PersonAnnotation:
+    """A person or crowd region; unlabelled keypoints (v=0) have x = y = 0; ``num_keypoints`` counts v>0."""
+
+    id: int
+    image_id: int
+    bbox: np.ndarray  # (4,) xywh float64
+    keypoints: np.ndarray  # (K, 3) float64: x, y, v
+    num_keypoints: int
+    iscrowd: bool
+    area: float
+    category_id: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class KeypointDataset:
+    """A validated COCO keypoint file: images, people (crowd regions included) and the keypoint schema."""
+
+    json_path: Path
+    image_root: Path
+    schema: KeypointSchema
+    images: dict[int, ImageInfo]
+    annotations: list[PersonAnnotation]
+    category_id: int
+    category_name: str = "person"
+    issues: list[Issue] = field(default_factory=list)  # warnings found while loading
+
+    def by_image(self) -> dict[int, list[PersonAnnotation]]:
+        """Annotations grouped by image id; every image appears, with an empty list when it has none."""
+        groups: dict[int, list[PersonAnnotation]] = {image_id: [] for image_id in self.images}
+        for ann in self.annotations:
+            groups[ann.image_id].append(ann)
+        return groups
+
+    def to_coco_dict(self) -> dict[str, Any]:
+        """A clean COCO ground-truth dict (one category; every annotation moved into it) that
+        pycocotools and faster-coco-eval accept as is."""
+        images = [
+            {"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
+            for i in self.images.values()
+        ]
+        annotations = []
+        for a in self.annotations:
+            flat = [[float(x), float(y), int(v)] for x, y, v in a.keypoints.tolist()]
+            annotations.append(
+                {
+                    "id": a.id,
+                    "image_id": a.image_id,
+                    "category_id": self.category_id,
+                    "bbox": [float(v) for v in a.bbox],
+                    "area": float(a.area),
+                    "iscrowd": int(a.iscrowd),
+                    "num_keypoints": int(a.num_keypoints),
+                    "keypoints": [v for kp in flat for v in kp],
+                }
+            )
+        category = {
+            "id": self.category_id,
+            "name": self.category_name,
+            "supercategory": self.category_name,
+            "keypoints": list(self.schema.names),
+            "skeleton": [[a + 1, b + 1] for a, b in self.schema.skeleton],
+        }
+        return {
+            "info": {"description": f"posekit: {self.json_path.name}"},
+            "images": images,
+            "annotations": annotations,
+            "categories": [category],
+        }
+
+
+def load_coco(
+    json_path: str | Path,
+    images: str | Path | None = None,
+    schema: KeypointSchema | Mapping[str, Any] | None = None,
+    wholebody: bool = False,
+) -> KeypointDataset:
+    """Load a COCO keypoint file; raise :class:`DataError` listing every error found.
+
+    ``images``: the folder ``file_name`` is relative to (default: found next to the JSON, see the module
+    doc). ``schema``: a :class:`KeypointSchema` replacing the file's, or a dict of fields overriding it
+    (``{"sigmas": [...]}``). ``wholebody``: read COCO-WholeBody's 133 keypoints instead of the body 17.
+    Image files are checked for existence only; ``posekit check`` also reads their headers.
+    """
+    dataset, issues = parse_coco(json_path, images=images, schema=schema, wholebody=wholebody)
+    if dataset is None or any(i.severity == "error" for i in issues):
+        raise DataError(format_issues(issues), issues)
+    return dataset
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+def parse_coco(
+    json_path: str | Path,
+    images: str | Path | None = None,
+    schema: KeypointSchema | Mapping[str, Any] | None = None,
+    wholebody: bool = False,
+) -> tuple[KeypointDataset | None, list[Issue]]:
+    """Read and check a COCO keypoint file without raising for bad data.
+
+    Returns the data set built from its valid records (``None`` when the file cannot be read at all)
+    and every issue found. ``schema`` errors (a bad override) raise :class:`ConfigError`.
+    """
+    parser = _Parser(Path(json_path), images, wholebody)
+    dataset = parser.run(schema)
+    return dataset, parser.issues
+
+
+class _Parser:
+    def __init__(self, json_path: Path, images: str | Path | None, wholebody: bool) -> None:
+        self.path = json_path
+        self.file = str(json_path)
+        self.images_arg = Path(images) if images is not None else None
+        self.wholebody = wholebody
+        self.issues: list[Issue] = []
+
+    def error(
+        self,
+        message: str,
+        fix: str,
+        field: str | None = None,
+        image_id: Any = None,
+        annotation_id: Any = None,
+    ) -> None:
+        self.issues.append(
+            Issue("error", self.file, _id_or_none(image_id), _id_or_none(annotation_id), field, message, fix)
+        )
+
+    def warning(self, message: str, fix: str, field: str | None = None) -> None:
+        self.issues.append(Issue("warning", self.file, None, None, field, message, fix))
+
+    # ----------------------------------------------------------------------------- top level
+    def run(self, schema: KeypointSchema | Mapping[str, Any] | None) -> KeypointDataset | None:
+        raw = self._read_json()
+        if raw is None or not self._check_sections(raw):
+            return None
+        categories = self._keypoint_categories(raw["categories"])
+        if categories is None:
+            return None
+        cat_id, category, used = self._pick_category(categories, raw["annotations"])
+        if category is None:
+            return None
+        schema_ = self._schema(category, raw["annotations"], used, schema)
+        if schema_ is None:
+            return None
+        image_root, images = self._images(raw["images"])
+        annotations = self._annotations(raw["annotations"], images, schema_, used, categories)
+        return KeypointDataset(
+            json_path=self.path,
+            image_root=image_root,
+            schema=schema_,
+            images=images,
+            annotations=annotations,
+            category_id=cat_id,
+            category_name=str(category.get("name") or "person"),
+            issues=[i for i in self.issues if i.severity == "warning"],
+        )
+
+    def _read_json(self) -> Any:
+        if not self.path.is_file():
+            self.error(
+                "file not found" if not self.path.exists() else "is not a file",
+                "check the path of the annotation JSON",
+            )
+            return None
+        try:
+            with open(self.path, "rb") as f:
+                return json.loads(f.read())
+        except json.JSONDecodeError as e:
+            self.error(
+                f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                "repair the file (an editor or `python -m json.tool FILE` shows the spot)",
+            )
+        except UnicodeDecodeError as e:
+            self.error(f"not UTF-8 text ({e.reason} at byte {e.start})", "save the JSON as UTF-8")
+        except OSError as e:
+            self.error(f"cannot be read: {e.strerror or e}", "check the file's permissions")
+        return None
+
+    def _check_sections(self, raw: Any) -> bool:
+        if isinstance(raw, list):
+            self.error(
+                f"the top level is a list of {len(raw)} records, not a COCO keypoint file (it looks "
+                "like detection or prediction results)",
+                "pass the annotation file with 'images', 'annotations' and 'categories'",
+            )
+            return False
+        if not isinstance(raw, dict):
+            self.error(
+                f"the top level is a {type(raw).__name__}, not a JSON object",
+                "pass a COCO keypoint file with 'images', 'annotations' and 'categories'",
+            )
+            return False
+        ok = True
+        for section in ("images", "annotations", "categories"):
+            if section not in raw:
+                self.error(
+                    f"missing section '{section}'",
+                    f"add a '{section}' list (COCO keypoint format)",
+                    field=section,
+                )
+                ok = False
+            elif not isinstance(raw[section], list):
+                self.error(
+                    f"'{section}' is a {type(raw[section]).__name__}, not a list",
+                    f"make '{section}' a list of objects",
+                    field=section,
+                )
+                ok = False
+        return ok
+
+    # ----------------------------------------------------------------------------- categories & schema
+    def _keypoint_categories(self, cats: list[Any]) -> dict[int, dict[str, Any]] | None:
+        result: dict[int, dict[str, Any]] = {}
+        for i, cat in enumerate(cats):
+            if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+                self.error(
+                    f"categories[{i}] is not an object with an integer 'id'",
+                    "give every category an integer id",
+                    field=f"categories[{i}]",
+                )
+                continue
+            if "keypoints" not in cat:
+                continue
+            names = cat["keypoints"]
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                self.error(
+                    f"category {cat['id']}: 'keypoints' must be a list of keypoint names",
+                    "list the keypoint names as strings",
+                    field=f"categories[{i}].keypoints",
+                )
+                continue
+            result[int(cat["id"])] = cat
+        if not result:
+            self.error(
+                "no category has a 'keypoints' list: this is not a COCO keypoint file",
+                "add 'keypoints' (names) and 'skeleton' to the person category",
+                field="categories",
+            )
+            return None
+        return result
+
+    def _pick_category(
+        self, cats: dict[int, dict[str, Any]], anns: list[Any]
+    ) -> tuple[int, dict[str, Any] | None, set[int]]:
+        counts = Counter(_id_or_none(a.get("category_id")) for a in anns if isinstance(a, dict))
+        used = [c for c, _ in counts.most_common() if c in cats]
+        if not used:
+            first = next(iter(cats))
+            return first, cats[first], {first}
+        main = int(used[0])
+        names = [n.lower() for n in cats[main]["keypoints"]]
+        for other in used[1:]:
+            if [n.lower() for n in cats[int(other)]["keypoints"]] != names:
+                self.error(
+                    f"annotations use categories {main} and {other}, which have different keypoint "
+                    "sets; posekit trains one keypoint set at a time",
+                    "split the file by category, or give both categories the same keypoint names",
+                    field="categories",
+                )
+                return main, None, set()
+        return main, cats[main], {int(c) for c in used}
+
+    def _schema(
+        self,
+        category: dict[str, Any],
+        anns: list[Any],
+        used: set[int],
+        schema: KeypointSchema | Mapping[str, Any] | None,
+    ) -> KeypointSchema | None:
+        names = category["keypoints"]
+        lengths = Counter(
+            len(a["keypoints"]) // 3
+            for a in anns
+            if isinstance(a, dict)
+            and _id_or_none(a.get("category_id", next(iter(used)))) in used
+            and isinstance(a.get("keypoints"), list)
+            and a["keypoints"]
+        )
+        count = len(names) or (lengths.most_common(1)[0][0] if lengths else 0)
+        where = f"categories[id={category['id']}]"
+        if not count:
+            self.error(
+                "the category lists no keypoint names and no annotation has keypoints, so the "
+                "keypoint count is unknown",
+                "list the keypoint names in the category",
+                field=where,
+            )
+            return None
+        skeleton = self._skeleton(category.get("skeleton"), count, where)
+        try:
+            base = KeypointSchema.from_coco_category({**category, "skeleton": skeleton}, count)
+        except ConfigError as e:
+            self.error(str(e), "fix the category's keypoint names (they must be unique)", field=where)
+            return None
+        if not names:
+            self.warning(
+                f"the category lists no keypoint names: invented kp0..kp{count - 1}"
+                + (
+                    f" and assumed the standard {base.name} layout (flip pairs, sigmas)"
+                    if base.name != "custom"
+                    else ""
+                ),
+                "name the keypoints in the category, or set `schema:` in a data YAML",
+                field=where,
+            )
+        if self.wholebody:
+            if count != 17:
+                self.error(
+                    f"--wholebody needs the 17 COCO body keypoints in 'keypoints' but the category "
+                    f"has {count}",
+                    "drop --wholebody (this is not a COCO-WholeBody file)",
+                    field=where,
+                )
+                return None
+            base = get_preset("wholebody133")
+        if schema is None:
+            return base
+        if isinstance(schema, KeypointSchema):
+            return schema
+        return base.override(**dict(schema))
+
+    def _skeleton(self, skeleton: Any, count: int, where: str) -> list[list[int]]:
+        if skeleton is None:
+            return []
+        if not isinstance(skeleton, list):
+            self.error(
+                "'skeleton' is not a list of [a, b] pairs",
+                "write the skeleton as 1-based index pairs",
+                field=f"{where}.skeleton",
+            )
+            return []
+        good = []
+        for pair in skeleton:
+            if (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(_is_int(v) for v in pair)
+                and all(1 <= int(v) <= count for v in pair)
+            ):
+                good.append([int(pair[0]), int(pair[1])])
+            else:
+                self.error(
+                    f"skeleton pair {pair!r} is out of range for {count} keypoints (COCO skeletons are "
+                    f"1-based: 1..{count})",
+                    "fix or remove the pair",
+                    field=f"{where}.skeleton",
+                )
+        return good
+
+    # ----------------------------------------------------------------------------- images
+    def _images(self, raw_images: list[Any]) -> tuple[Path, dict[int, ImageInfo]]:
+        records: list[tuple[int, str, int, int, dict[str, Any]]] = []
+        seen: set[int] = set()
+        for i, im in enumerate(raw_images):
+            if not isinstance(im, dict):
+                self.error(
+                    f"images[{i}] is not an object", "make every image an object", field=f"images[{i}]"
+                )
+                continue
+            image_id = im.get("id")
+            if not _is_int(image_id):
+                self.error(
+                    f"images[{i}] has no integer 'id' (got {image_id!r})",
+                    "give every image an integer id",
+                    field=f"images[{i}].id",
+                )
+                continue
+            image_id = int(image_id)
+            if image_id in seen:
+                self.error(
+                    f"duplicate image id {image_id}",
+                    "give every image a unique id",
+                    field="id",
+                    image_id=image_id,
+                )
+                continue
+            seen.add(image_id)
+            name = im.get("file_name")
+            if not isinstance(name, str) or not name:
+                self.error(
+                    "missing or empty 'file_name'",
+                    "set file_name to the image's path",
+                    field="file_name",
+                    image_id=image_id,
+                )
+                continue
+            size = [im.get("width"), im.get("height")]
+            if not all(_is_int(v) and int(v) > 0 for v in size):
+                self.error(
+                    f"width/height must be positive integers (got width={size[0]!r}, height={size[1]!r})",
+                    "write the image's pixel width and height",
+                    field="width/height",
+                    image_id=image_id,
+                )
+                continue
+            extra = {k: v for k, v in im.items() if k not in _IMAGE_FIELDS}
+            records.append((image_id, name, int(size[0]), int(size[1]), extra))
+        root = self._image_root([r[1] for r in records])
+        result = {r[0]: ImageInfo(r[0], r[1], r[2], r[3], root / r[1], r[4]) for r in records}
+        self._check_files(result, root)
+        return root, result
+
+    def _root_candidates(self) -> list[Path]:
+        if self.images_arg is not None:
+            return [self.images_arg]
+        d = self.path.parent
+        candidates = [d, d / "images", d.parent, d.parent / "images"]
+        if "_" in self.path.stem:  # person_keypoints_val2017.json -> val2017/
+            split = self.path.stem.rsplit("_", 1)[1]
+            candidates += [d.parent / split, d.parent / "images" / split]
+        return candidates + [d.parent.parent]
+
+    def _image_root(self, names: list[str]) -> Path:
+        candidates = self._root_candidates()
+        sample = names[:_ROOT_SAMPLE]
+        best, best_hits = candidates[0], 0
+        for c in candidates:
+            hits = sum((c / n).is_file() for n in sample)
+            if hits > best_hits:
+                best, best_hits = c, hits
+            if hits == len(sample):
+                break
+        return best
+
+    def _check_files(self, images: dict[int, ImageInfo], root: Path) -> None:
+        if self.images_arg is not None and not self.images_arg.is_dir():
+            self.error(
+                f"the image folder {self.images_arg} does not exist",
+                "pass an existing folder to --images",
+                field="images",
+            )
+            return
+        listings: dict[Path, set[str]] = {}  # one listdir per folder is much faster than a stat per image
+        missing = []
+        for info in images.values():
+            folder = info.path.parent
+            if folder not in listings:
+                listings[folder] = set(os.listdir(folder)) if folder.is_dir() else set()
+            if info.path.name not in listings[folder]:
+                missing.append(info)
+        if len(missing) > 1 and len(missing) == len(images):
+            looked = ", ".join(str(c) for c in self._root_candidates())
+            self.error(
+                f"none of the {len(images)} image files were found (looked under: {looked})",
+                _FIX_IMAGES,
+                field="file_name",
+            )
+            return
+        for info in missing:
+            self.error(f"image file not found: {info.path}", _FIX_IMAGES, field="file_name", image_id=info.id)
+
+    # ----------------------------------------------------------------------------- annotations
+    def _annotations(
+        self,
+        raw: list[Any],
+        images: dict[int, ImageInfo],
+        schema: KeypointSchema,
+        used: set[int],
+        categories: dict[int, dict[str, Any]],
+    ) -> list[PersonAnnotation]:
+        result: list[PersonAnnotation] = []
+        seen: set[int] = set()
+        other_categories: Counter[Any] = Counter()
+        no_area = 0
+        default_cat = next(iter(used))
+        for i, ann in enumerate(raw):
+            if not isinstance(ann, dict):
+                self.error(
+                    f"annotations[{i}] is not an object",
+                    "make every annotation an object",
+                    field=f"annotations[{i}]",
+                )
+                continue
+            ann_id = ann.get("id")
+            if not _is_int(ann_id):
+                self.error(
+                    f"annotations[{i}] has no integer 'id' (got {ann_id!r})",
+                    "give every annotation a unique integer id",
+                    field=f"annotations[{i}].id",
+                )
+                continue
+            ann_id = int(ann_id)
+            image_id = ann.get("image_id")
+            if ann_id in seen:
+                self.error(
+                    f"duplicate annotation id {ann_id}",
+                    "give every annotation a unique id",
+                    field="id",
+                    annotation_id=ann_id,
+                    image_id=image_id,
+                )
+                continue
+            seen.add(ann_id)
+            cat = ann.get("category_id", default_cat)
+            if not _is_int(cat) or int(cat) not in used:
+                if _is_int(cat) and int(cat) not in categories:
+                    other_categories[cat] += 1
+                    continue
+                self.error(
+                    f"category_id {cat!r} is not one of the keypoint categories {sorted(used)}",
+                    "point category_id at the keypoint category",
+                    field="category_id",
+                    annotation_id=ann_id,
+                    image_id=image_id,
+                )
+                continue
+            if not _is_int(image_id) or int(image_id) not in images:
+                self.error(
+                    f"image_id {image_id!r} is not in 'images'",
+                    "add the image to 'images' or remove the annotation",
+                    field="image_id",
+                    annotation_id=ann_id,
+                    image_id=image_id if _is_int(image_id) else None,
+                )
+                continue
+            person = self._person(ann, ann_id, images[int(image_id)], schema, int(cat))
+            if person is None:
+                continue
+            if person.area <= 0:
+                no_area += 1
+                person.area = float(person.bbox[2] * person.bbox[3])
+            result.append(person)
+        if other_categories:
+            total = sum(other_categories.values())
+            self.warning(
+                f"{total} annotation(s) of categories {sorted(other_categories)} that are not in "
+                "'categories' were skipped",
+                "remove them or add their category",
+                field="category_id",
+            )
+        if no_area:
+            self.warning(
+                f"{no_area} annotation(s) have no 'area' (or 0): the box area w*h is used as the OKS scale",
+                "nothing to do unless you have segmentation areas (COCO's OKS uses them)",
+                field="area",
+            )
+        return result
+
+    def _person(
+        self, ann: dict[str, Any], ann_id: int, image: ImageInfo, schema: KeypointSchema, cat: int
+    ) -> PersonAnnotation | None:
+        ids = {"annotation_id": ann_id, "image_id": image.id}
+        crowd = ann.get("iscrowd", 0)
+        if crowd not in (0, 1, True, False):
+            self.error(
+                f"iscrowd is {crowd!r}; must be 0/1 or false/true",
+                "set iscrowd to 0 or 1",
+                field="iscrowd",
+                **ids,
+            )
+            return None
+        crowd = bool(crowd)
+        bbox = self._bbox(ann.get("bbox"), image, ids)
+        if bbox is None:
+            return None
+        keypoints = self._keypoints(ann, image, bbox, schema, crowd, ids)
+        if keypoints is None:
+            return None
+        labelled = int(np.count_nonzero(keypoints[:, 2] > 0))
+        stated = ann.get("num_keypoints")
+        body = int(np.count_nonzero(keypoints[:17, 2] > 0)) if self.wholebody else labelled
+        if stated is not None and (not _is_int(stated) or int(stated) != body):
+            self.error(
+                f"num_keypoints is {stated!r} but {body} keypoints are labelled (v > 0)",
+                f"set num_keypoints to {body} (COCO evaluation ignores people with num_keypoints 0)",
+                field="num_keypoints",
+                **ids,
+            )
+            return None
+        area = ann.get("area")
+        area = float(area) if _is_number(area) and math.isfinite(area) and area > 0 else 0.0
+        extra = {k: v for k, v in ann.items() if k not in _STANDARD_FIELDS}
+        if self.wholebody:
+            extra = {k: v for k, v in extra.items() if k not in dict(WHOLEBODY_PARTS)}
+        return PersonAnnotation(
+            id=ann_id,
+            image_id=image.id,
+            bbox=bbox,
+            keypoints=keypoints,
+            num_keypoints=labelled,
+            iscrowd=crowd,
+            area=area,
+            category_id=cat,
+            extra=extra,
+        )
+
+    def _bbox(self, bbox: Any, image: ImageInfo, ids: dict[str, int]) -> np.ndarray | None:
+        fix = "write bbox as [x, y, width, height] in pixels around the person"
+        if bbox is None:
+            self.error("missing bbox", fix, field="bbox", **ids)
+            return None
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+            self.error(
+                f"bbox must be 4 numbers [x, y, width, height], got {_short(bbox)}", fix, field="bbox", **ids
+            )
+            return None
+        x, y, w, h = (float(v) for v in bbox)
+        if not all(math.isfinite(v) for v in (x, y, w, h)):
+            self.error(f"bbox has a non-finite value {bbox}", fix, field="bbox", **ids)
+            return None
+        if w <= 0 or h <= 0:
+            self.error(
+                f"bbox has zero or negative size (width {w:g}, height {h:g})", fix, field="bbox", **ids
+            )
+            return None
+        if x >= image.width or y >= image.height or x + w <= 0 or y + h <= 0:
+            self.error(
+                f"bbox {bbox} lies outside the image (width {image.width}, height {image.height})",
+                fix + " (inside the image)",
+                field="bbox",
+                **ids,
+            )
+            return None
+        return np.array([x, y, w, h], dtype=np.float64)
+
+    def _raw_keypoints(
+        self, ann: dict[str, Any], k: int, crowd: bool, ids: dict[str, int]
+    ) -> tuple[list[Any], list[tuple[str, int]]] | None:
+        """The flat keypoint list (body, then the COCO-WholeBody parts when requested) and its parts."""
+        parts = [("keypoints", 17 if self.wholebody else k)]
+        if self.wholebody:
+            parts += list(WHOLEBODY_PARTS)
+        values: list[Any] = []
+        for name, count in parts:
+            part = ann.get(name)
+            if part is None and crowd:
+                part = [0] * (3 * count)  # crowd regions often carry no keypoints
+            if part is None:
+                fix = (
+                    "drop --wholebody (this is not COCO-WholeBody)"
+                    if name != "keypoints"
+                    else f"add keypoints: {count} x (x, y, v), v=0 for unlabelled ones"
+                )
+                self.error(f"missing '{name}'", fix, field=name, **ids)
+                return None
+            if not isinstance(part, list) or not set(map(type, part)) <= _NUMBER_TYPES:
+                self.error(
+                    f"'{name}' must be a flat list of numbers x1, y1, v1, x2, ... (got {_short(part)})",
+                    "write numbers only (no null or strings)",
+                    field=name,
+                    **ids,
+                )
+                return None
+            if len(part) != 3 * count:
+                self.error(
+                    f"'{name}' has {len(part)} values; expected 3 x {count} = {3 * count} (x, y, v per "
+                    "keypoint)",
+                    f"write x, y, v for each of the {count} keypoints (v=0, x=y=0 when "
+                    "unlabelled), or fix the category's keypoint names",
+                    field=name,
+                    **ids,
+                )
+                return None
+            values.extend(part)
+        return values, parts
+
+    def _keypoints(
+        self,
+        ann: dict[str, Any],
+        image: ImageInfo,
+        bbox: np.ndarray,
+        schema: KeypointSchema,
+        crowd: bool,
+        ids: dict[str, int],
+    ) -> np.ndarray | None:
+        k = schema.num_keypoints
+        raw = self._raw_keypoints(ann, k, crowd, ids)
+        if raw is None:
+            return None
+        values, parts = raw
+        kps = np.asarray(values, dtype=np.float64).reshape(k, 3)
+        part_of = [name for name, count in parts for _ in range(count)]
+        names = schema.names
+        bad = ~np.isfinite(kps).all(axis=1)
+        if bad.any():  # (each check is vectorised over the K keypoints: COCO train has 150k people)
+            j = int(np.flatnonzero(bad)[0])
+            self.error(
+                f"keypoint '{names[j]}' has a non-finite value {kps[j].tolist()} ({int(bad.sum())} "
+                "keypoint(s) affected)",
+                "replace NaN/Infinity by real coordinates, or 0, 0, 0 when unlabelled",
+                field=part_of[j],
+                **ids,
+            )
+            return None
+        v = kps[:, 2]
+        if self.wholebody:  # COCO-WholeBody part visibilities are scores in (0, 1]: labelled
+            score = np.array([p != "keypoints" for p in part_of]) & (v > 0) & (v < 1)
+            v[score] = 1.0
+        bad = (v != 0) & (v != 1) & (v != 2)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            self.error(
+                f"visibility of keypoint '{names[j]}' is {v[j]:g}; must be 0 (not labelled), 1 (labelled, "
+                f"occluded) or 2 (labelled, visible) ({int(bad.sum())} keypoint(s) affected)",
+                "set v to 0, 1 or 2",
+                field=part_of[j],
+                **ids,
+            )
+            return None
+        labelled = v > 0
+        outside = labelled & _outside(kps, (0.0, 0.0, image.width, image.height))
+        if outside.any():
+            outside &= _outside(kps, bbox)
+        if outside.any():
+            j = int(np.flatnonzero(outside)[0])
+            self.error(
+                f"labelled keypoint '{names[j]}' at ({kps[j, 0]:g}, {kps[j, 1]:g}) is outside the image "
+                f"(width {image.width}, height {image.height}) and the person's bbox; "
+                f"{int(outside.sum())} keypoint(s) affected",
+                "fix the coordinates, or mark the keypoint unlabelled (0, 0, 0)",
+                field=part_of[j],
+                **ids,
+            )
+            return None
+        kps[~labelled] = 0.0
+        return kps
+
+
+def _outside(kps: np.ndarray, box: Any) -> np.ndarray:
+    """Which points lie more than :data:`OUTSIDE_TOLERANCE` pixels outside the xywh ``box``."""
+    x, y, w, h = box
+    tol = OUTSIDE_TOLERANCE
+    return (
+        (kps[:, 0] < x - tol) | (kps[:, 1] < y - tol) | (kps[:, 0] > x + w + tol) | (kps[:, 1] > y + h + tol)
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
+    )
+
+
+_NUMBER_TYPES = {int, float}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _id_or_none(value: Any) -> int | None:
+    return int(value) if _is_int(value) else None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

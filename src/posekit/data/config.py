@@ -1,0 +1,167 @@
+"""Where the data is: ``"sample"``, one COCO keypoint .json, or an Ultralytics-like data YAML.
+
+A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
+
+    path: ../datasets/mydata          # optional root for the paths below
+    train: {json: annotations/train.json, images: images/train}
+    val: annotations/val.json         # shorthand: images found next to the JSON (see posekit.data.coco)
+    wholebody: false                  # COCO-WholeBody: read all 133 keypoints
+    schema:                           # optional: override the keypoint schema read from the file
+      preset: coco17                  # or names: [...] (flip pairs inferred from left_/right_ names)
+      sigmas: [0.026, ...]            # any KeypointSchema field; indices are 0-based
+      flip_pairs: [[1, 2], [3, 4]]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from posekit.data.coco import KeypointDataset, load_coco
+from posekit.data.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
+from posekit.data.synthetic import sample_data_path
+from posekit.errors import ConfigError
+
+_USAGE = "pass 'sample', a COCO keypoint .json or a data .yaml"
+
+
+class SplitConfig(BaseModel):
+    """One split: the annotation JSON and the folder its ``file_name`` entries are relative to."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    json_path: Path = Field(alias="json")
+    images: Path | None = None
+
+
+class SchemaConfig(BaseModel):
+    """Overrides of the keypoint schema: a preset and/or any :class:`KeypointSchema` field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str | None = None
+    name: str | None = None
+    names: list[str] | None = None
+    skeleton: list[tuple[int, int]] | None = None
+    flip_pairs: list[tuple[int, int]] | None = None
+    sigmas: list[float] | None = None
+    upper_body: list[int] | None = None
+    lower_body: list[int] | None = None
+    head: list[int] | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; choose one of {list(PRESETS)}")
+        return value
+
+
+class DataConfig(BaseModel):
+    """Train/val splits, schema overrides and the COCO-WholeBody switch of a data set."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: Path | None = None
+    train: SplitConfig | None = None
+    val: SplitConfig | None = None
+    keypoint_schema: SchemaConfig | None = Field(default=None, alias="schema")
+    wholebody: bool = False
+    source: Path | None = Field(default=None, exclude=True)  # the YAML/JSON it came from, for messages
+
+    @field_validator("train", "val", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"json": value} if isinstance(value, (str, Path)) else value
+
+    def schema_overrides(self) -> KeypointSchema | dict[str, Any] | None:
+        """A full schema (``preset`` or ``names`` given), a dict of fields overriding the file's, or None."""
+        spec = self.keypoint_schema
+        if spec is None:
+            return None
+        fields = spec.model_dump(exclude_none=True, exclude={"preset"})
+        if spec.preset:
+            return get_preset(spec.preset).override(**fields)
+        if "names" in fields:
+            return KeypointSchema.from_names(fields.pop("names"), **fields)
+        return fields
+
+    def load_split(self, split: str) -> KeypointDataset:
+        """Load and validate the ``"train"`` or ``"val"`` split (raises :class:`DataError` on bad data)."""
+        if split not in ("train", "val"):
+            raise ConfigError(f"unknown split {split!r}; choose 'train' or 'val'")
+        spec = getattr(self, split)
+        if spec is None:
+            raise ConfigError(
+                f"{self.source or 'the data config'} has no '{split}' split; add `{split}: ...`"
+            )
+        return load_coco(
+            spec.json_path, spec.images, schema=self.schema_overrides(), wholebody=self.wholebody
+        )
+
+
+def resolve_data(
+    spec: str | Path | DataConfig, images: str | Path | None = None, wholebody: bool = False
+) -> DataConfig:
+    """Turn ``"sample"``, a COCO .json (used for train and val) or a data .yaml into a :class:`DataConfig`.
+
+    ``images`` (the image folder) applies to a .json only; a YAML names its own. A folder holding a
+    ``data.yaml`` stands for that file.
+    """
+    if isinstance(spec, DataConfig):
+        return spec
+    path = sample_data_path() if str(spec) == "sample" else Path(spec)
+    if path.is_dir() and (path / "data.yaml").is_file():
+        path = path / "data.yaml"
+    if not path.exists():
+        raise ConfigError(f"data {str(spec)!r} not found; {_USAGE}")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        split = SplitConfig(json=path, images=Path(images) if images is not None else None)
+        return DataConfig(train=split, val=split, wholebody=wholebody, source=path)
+    if suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"data {str(spec)!r} is neither a .json nor a .yaml; {_USAGE}")
+    if images is not None:
+        raise ConfigError(f"--images applies to a .json only; set `images:` for each split in {path}")
+    config = _read_yaml(path)
+    if wholebody:
+        config = config.model_copy(update={"wholebody": True})
+    return config
+
+
+def _read_yaml(path: Path) -> DataConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read ({error})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a data YAML must be a mapping with 'train' and/or 'val' keys")
+    try:
+        config = DataConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(
+            f"{path}: {describe_validation_error(error)} (allowed keys: path, train, val, "
+            "schema, wholebody; a split is a .json path or {json: ..., images: ...})"
+        ) from None
+    if config.train is None and config.val is None:
+        raise ConfigError(f"{path}: names no split; add `train:` and/or `val:` (COCO keypoint .json files)")
+    root = path.parent / config.path if config.path is not None else path.parent
+
+    def resolve(split: SplitConfig | None) -> SplitConfig | None:
+        if split is None:
+            return None
+        return SplitConfig(
+            json=root / split.json_path, images=root / split.images if split.images is not None else None
+        )
+
+    return config.model_copy(
+        update={"train": resolve(config.train), "val": resolve(config.val), "path": root, "source": path}
+    )

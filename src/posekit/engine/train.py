@@ -1,0 +1,422 @@
+"""Training engine behind ``posekit train`` and ``posekit.train``: an Accelerate loop for ViTPose.
+
+One process or many (``torchrun``/``accelerate launch``), CPU or GPUs, with no code change. The result
+of a run is a pure function of its configuration: data order and augmentation come from
+``(seed, epoch, index)`` (:mod:`posekit.engine.sampler`) and the torch RNG (drop path) is re-seeded
+from ``(seed, epoch, step, rank)`` before every step, so a run resumed from any checkpoint -- even after
+a SIGKILL mid-epoch -- ends with the same weights as one never interrupted, and no RNG state needs to
+be carried in checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
+from torch.utils.data import DataLoader
+
+from posekit.config import BASE_BATCH, BASE_LR, TrainConfig, build_config
+from posekit.engine.checkpoint import find_resume_dir, load_state, save_checkpoint
+from posekit.engine.ema import ModelEMA
+from posekit.engine.runlog import RunLog
+from posekit.engine.sampler import EpochBatchSampler, EpochItems
+from posekit.errors import ConfigError, PosekitError
+from posekit.runs import new_run_dir
+
+#: Where the step schedule multiplies the lr by 0.1, as fractions of the epochs (170 and 200 of 210).
+STEP_MILESTONES = (170 / 210, 200 / 210)
+#: Wall-clock seconds between in-epoch checkpoints when ``save_every`` is not set.
+SAVE_PERIOD_S = 600.0
+#: Settings that may change when a run is resumed (they do not change the result).
+RESUMABLE = {"workers", "device", "save_every"}
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """ViTPose's loss, mmpose 1.x ``KeypointMSELoss(use_target_weight=True)``: the squared error of each
+    heatmap pixel times its keypoint's target weight, averaged over batch, keypoints and pixels."""
+    return (F.mse_loss(pred, target, reduction="none") * weights[:, :, None, None]).mean()
+
+
+def train(config: str | Path | None = None, resume: bool | str | Path | None = None, **settings: Any) -> dict:
+    """Train a ViTPose model; the keyword names are the ``posekit train`` flags (``batch_size=16``, ...).
+
+    ``config`` is a YAML file of settings (keywords win). ``resume=True`` continues the latest run under
+    ``project``; ``resume="runs/train/exp"`` that run. Returns the run summary (paths and metrics).
+    """
+    if resume:
+        run_dir = find_resume_dir(settings.get("project") or "runs", None if resume is True else resume)
+        changed = sorted(k for k, v in settings.items() if v is not None and k not in RESUMABLE | {"project"})
+        if changed or config is not None:
+            given = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config"
+            raise ConfigError(
+                f"--resume: {given} cannot change when resuming {run_dir} (it continues with its args.yaml); "
+                f"only {', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))} may be given"
+            )
+        cfg = build_config(run_dir / "args.yaml", **settings)
+        return Trainer(cfg, resume_dir=run_dir).fit()
+    return Trainer(build_config(config, **settings)).fit()
+
+
+class Trainer:
+    """One training run: data, model, optimiser, schedule, checkpoints and the run folder."""
+
+    def __init__(self, cfg: TrainConfig, resume_dir: Path | None = None) -> None:
+        self.cfg = cfg.model_copy()
+        cfg = self.cfg
+        cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        if cfg.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device: 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
+        cfg.device = "cuda" if cuda else "cpu"
+        if cfg.amp is None:
+            cfg.amp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+        if cfg.amp == "fp16" and not cuda:
+            raise ConfigError("--amp: 'fp16' needs a GPU; on CPU use bf16 or no")
+        self.accelerator = Accelerator(
+            cpu=not cuda,
+            mixed_precision=cfg.amp,
+            kwargs_handlers=[
+                DistributedDataParallelKwargs(find_unused_parameters=cfg.freeze_backbone_epochs > 0)
+            ],
+        )
+        acc = self.accelerator
+        self.rank, self.world = acc.process_index, acc.num_processes
+        self.log = RunLog(enabled=acc.is_main_process)
+
+        from posekit.data.config import resolve_data
+
+        data = resolve_data(cfg.data or "sample")
+        self.train_data, self.val_data = data.load_split("train"), data.load_split("val")
+        self._build_model(None if resume_dir is None else resume_dir / "weights" / "last")
+        self._resolve_batch_and_schedule()
+        self._build_loader()
+        self._build_optimizer()
+
+        self.epoch, self.start_batch = 0, 0
+        self.best_ap, self.best_epoch, self.bad_validations, self.stopped_early = -1.0, 0, 0, False
+        self.history: list[dict[str, Any]] = []
+        self.loss_sum, self.loss_count = 0.0, 0
+        self.elapsed, self.t0 = 0.0, time.time()  # training seconds before this process, and its start
+        if resume_dir is not None:
+            self.run_dir = resume_dir
+            self._load(resume_dir / "weights" / "last")
+        else:
+            path = [str(new_run_dir(cfg.project, "train", cfg.name)) if acc.is_main_process else ""]
+            self.run_dir = Path(broadcast_object_list(path)[0]) if self.world > 1 else Path(path[0])
+        self.log.open(self.run_dir, self.cfg, self.schema)
+
+    # ------------------------------------------------------------------ set-up
+    def _build_model(self, checkpoint: Path | None) -> None:
+        """The model of ``--model``/``--pretrained`` (or of the checkpoint being resumed); the preset's
+        recipe fills ``drop_path`` and ``layer_decay`` when they are not given."""
+        from posekit.models.vitpose import load_model
+
+        cfg = self.cfg
+        cfg.model = cfg.model or "vitpose-b"
+        cfg.pretrained = cfg.pretrained or "auto"
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process and every run
+        self.model = load_model(
+            checkpoint or cfg.model,
+            pretrained="auto" if checkpoint else cfg.pretrained,
+            schema=self.train_data.schema,
+            input_size=cfg.input_size,
+            drop_path=cfg.drop_path,
+        )
+        self.schema = self.model.schema
+        cfg.input_size = tuple(self.model.input_size)
+        cfg.drop_path = self.model.drop_path
+        cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
+
+    def _resolve_batch_and_schedule(self) -> None:
+        from posekit.data.dataset import TopDownDataset
+        from posekit.data.transforms import AugmentConfig
+
+        cfg = self.cfg
+        self.train_set = TopDownDataset(
+            self.train_data,
+            input_size=cfg.input_size,
+            augment=AugmentConfig(**cfg.augment),
+            seed=cfg.seed,
+            train=True,
+        )
+        if len(self.train_set) == 0:
+            raise PosekitError(
+                f"{self.train_data.json_path}: no person with labelled keypoints to train on "
+                "(crowd and 0-keypoint annotations are skipped); check the train split of --data"
+            )
+        if cfg.batch_size == "auto":
+            from posekit.engine.autobatch import auto_batch_size
+
+            cfg.batch_size = auto_batch_size(
+                self.model, cfg.input_size, cfg.amp, self.accelerator.device, self.log
+            )
+        self.micro_batch = cfg.batch_size  # halved on GPU out-of-memory; gradients accumulate over chunks
+        self.sampler = EpochBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.steps_per_epoch = len(self.sampler)
+        cfg.epochs = cfg.epochs or 5
+        total = cfg.epochs * self.steps_per_epoch
+        cfg.warmup = min(500, total // 10) if cfg.warmup is None else cfg.warmup
+        cfg.lr = cfg.lr or BASE_LR * cfg.batch_size * self.world / BASE_BATCH
+        if cfg.workers is None:  # on CPU the model's threads already use the cores: few workers (2 cores: 0)
+            cpus = (os.cpu_count() or 1) // self.world
+            cfg.workers = min(8, cpus) if cfg.device == "cuda" else cpus // 4
+
+    def _build_loader(self) -> None:
+        from posekit.data.dataset import collate
+
+        workers = self.cfg.workers
+        self.loader = DataLoader(
+            EpochItems(self.train_set),
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=self.cfg.device == "cuda",
+            persistent_workers=workers > 0,
+        )
+
+    def _build_optimizer(self) -> None:
+        from posekit.engine.optim import build_optimizer, build_scheduler
+
+        cfg = self.cfg
+        optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
+        # step decay: x0.1 where the ViTPose recipe puts it (epochs 170 and 200 of 210)
+        milestones = [round(cfg.epochs * f) * self.steps_per_epoch for f in STEP_MILESTONES]
+        self.scheduler = build_scheduler(
+            optimizer, cfg.epochs * self.steps_per_epoch, cfg.warmup, cfg.schedule, milestones=milestones
+        )
+        self.model, self.optimizer = self.accelerator.prepare(self.model, optimizer)
+        self.ema = ModelEMA(self.unwrapped) if cfg.ema else None
+
+    @property
+    def unwrapped(self) -> Any:
+        return self.accelerator.unwrap_model(self.model)
+
+    @property
+    def seconds(self) -> float:
+        """Training wall time so far, over all the processes that worked on this run (resumes)."""
+        return self.elapsed + time.time() - self.t0
+
+    @property
+    def eval_model(self) -> Any:
+        """The weights to validate and save: the EMA when enabled."""
+        return self.ema.module if self.ema is not None else self.unwrapped
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        cfg, acc = self.cfg, self.accelerator
+        self.log.start(self)
+        self.t0 = self.last_save = time.time()
+        for epoch in range(self.epoch, cfg.epochs):
+            if self.stopped_early:
+                break
+            self.epoch = epoch
+            self._train_epoch(epoch)
+            row: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "train_loss": self.loss_sum / max(1, self.loss_count),
+                "lr": max(g["lr"] for g in self.optimizer.param_groups),
+            }
+            metrics = None
+            if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
+                metrics = self.validate()
+                row.update(metrics["summary"])
+                ap = metrics["summary"]["AP"]
+                improved = ap > self.best_ap
+                if improved:
+                    self.best_ap, self.best_epoch, self.bad_validations = ap, epoch + 1, 0
+                else:
+                    self.bad_validations += 1
+                self.stopped_early = cfg.patience > 0 and self.bad_validations >= cfg.patience
+            row["time_s"] = round(self.seconds, 2)
+            self.history.append(row)
+            self.epoch, self.start_batch, self.loss_sum, self.loss_count = epoch + 1, 0, 0.0, 0
+            if acc.is_main_process:
+                if metrics is not None and self.best_epoch == epoch + 1:
+                    save_checkpoint(self.run_dir / "weights" / "best", self.eval_model)
+                    self.log.best_metrics(metrics)
+                self._save_last()
+                self.log.epoch_end(self, row, metrics)
+            if self.stopped_early:
+                self.log.print(
+                    f"Stopping early: no better AP for {cfg.patience} validations "
+                    f"(best {self.best_ap:.4f} at epoch {self.best_epoch}; --patience 0 never stops)."
+                )
+        acc.wait_for_everyone()
+        summary = self.summary()
+        self.log.finish(self, summary)
+        acc.end_training()
+        return summary
+
+    def _train_epoch(self, epoch: int) -> None:
+        cfg = self.cfg
+        frozen = epoch < cfg.freeze_backbone_epochs
+        self.unwrapped.net.backbone.requires_grad_(not frozen)
+        self.model.train()
+        self.sampler.set_epoch(epoch, self.start_batch)
+        with self.log.progress(self, epoch, frozen) as bar:
+            for i, batch in enumerate(self.loader, start=self.start_batch):
+                if epoch == 0:
+                    self.log.train_batch(batch, i)
+                step_loss = self.train_step(batch, epoch, i)
+                self.loss_sum += step_loss
+                self.loss_count += 1
+                bar.advance(step_loss, len(batch["pixel_values"]) * self.world, self.optimizer.param_groups)
+                self.start_batch = i + 1
+                if self._save_due():
+                    self._save_last()
+
+    def train_step(self, batch: dict[str, Any], epoch: int = 0, step: int = 0) -> float:
+        """One optimiser step on a batch (split into micro-batches after a GPU out-of-memory); the loss."""
+        acc = self.accelerator
+        seed = np.random.SeedSequence((self.cfg.seed, epoch, step, self.rank)).generate_state(1)[0]
+        torch.manual_seed(int(seed))
+        device = acc.device
+        pixels = batch["pixel_values"].to(device, non_blocking=True)
+        targets = batch["heatmaps"].to(device, non_blocking=True)
+        weights = batch["target_weights"].to(device, non_blocking=True)
+        n = len(pixels)
+        while True:
+            try:
+                loss = self._accumulate(pixels, targets, weights, n)
+                break
+            except torch.cuda.OutOfMemoryError:
+                self._shrink_micro_batch()
+        if self.cfg.grad_clip > 0:
+            acc.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        if not self.optimizer.step_was_skipped:  # fp16: the scaler skips steps with inf gradients
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.unwrapped)
+        return loss
+
+    def _accumulate(
+        self, pixels: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, n: int
+    ) -> float:
+        total = 0.0
+        starts = range(0, n, self.micro_batch)
+        for j, s in enumerate(starts):
+            sl = slice(s, s + self.micro_batch)
+            last = j == len(starts) - 1
+            with nullcontext() if last else self.accelerator.no_sync(self.model):
+                pred = self.model(pixels[sl])
+                loss = heatmap_loss(pred.float(), targets[sl], weights[sl]) * (len(pixels[sl]) / n)
+                self.accelerator.backward(loss)
+            total += loss.item()
+        return total
+
+    def _shrink_micro_batch(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
+        if self.world > 1 or self.micro_batch == 1:
+            raise PosekitError(
+                f"GPU out of memory at {self.micro_batch} sample(s) per step on each of {self.world} "
+                "process(es); lower --batch-size or --input-size, or use a smaller --model"
+            )
+        self.micro_batch //= 2
+        self.log.print(
+            f"GPU out of memory: now {self.micro_batch} samples per forward pass with gradient accumulation "
+            f"(the batch stays {self.cfg.batch_size})."
+        )
+
+    def _save_due(self) -> bool:
+        if not self.accelerator.is_main_process or self.start_batch == self.steps_per_epoch:
+            return False  # the end of the epoch saves anyway
+        if self.cfg.save_every is not None:
+            return self.start_batch % self.cfg.save_every == 0
+        return time.time() - self.last_save > SAVE_PERIOD_S
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> dict[str, Any]:
+        """OKS AP on the val split with ground-truth boxes, computed by the main process and shared:
+        ``summary`` (scalars), ``keypoints`` (per-keypoint rows, weakest first), ``results`` (COCO)."""
+        metrics = self._evaluate() if self.accelerator.is_main_process else None
+        return broadcast_object_list([metrics])[0] if self.world > 1 else metrics
+
+    @torch.no_grad()
+    def _evaluate(self) -> dict[str, Any]:
+        from posekit.engine.evaluate import evaluate_model
+
+        model = self.eval_model
+        was_training = model.training
+        evaluation = evaluate_model(
+            model, self.val_data, batch_size=self.micro_batch, device=self.accelerator.device
+        )
+        model.train(was_training)
+        return {
+            "summary": evaluation.summary,
+            "keypoints": evaluation.report.keypoints,
+            "results": evaluation.results,
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            "epoch": self.epoch,
+            "step": self.start_batch,
+            "best_ap": self.best_ap,
+            "best_epoch": self.best_epoch,
+            "bad_validations": self.bad_validations,
+            "stopped_early": self.stopped_early,
+            "history": self.history,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "seconds": self.seconds,
+            "micro_batch": self.micro_batch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+        if self.accelerator.scaler is not None:
+            state["scaler"] = self.accelerator.scaler.state_dict()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+            state["model"] = self.unwrapped.state_dict()  # the directory holds the EMA weights
+        return state
+
+    def _save_last(self) -> None:
+        save_checkpoint(self.run_dir / "weights" / "last", self.eval_model, self.state_dict())
+        self.last_save = time.time()
+
+    def _load(self, checkpoint: Path) -> None:
+        """Restore the training state; the weights were loaded from the same directory (EMA ones when
+        ``--ema``: then the live weights come from the state)."""
+        state = load_state(checkpoint)
+        if self.ema is not None:
+            self.unwrapped.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.accelerator.scaler is not None and "scaler" in state:
+            self.accelerator.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.start_batch = state["epoch"], state["step"]
+        self.best_ap, self.best_epoch = state["best_ap"], state["best_epoch"]
+        self.bad_validations, self.history = state["bad_validations"], state["history"]
+        self.stopped_early = state["stopped_early"]
+        self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
+        self.micro_batch, self.elapsed = state["micro_batch"], state["seconds"]
+        self.log.print(
+            f"Resuming {checkpoint.parents[1]} from epoch {self.epoch + 1}, step {self.start_batch}."
+        )
+
+    def summary(self) -> dict[str, Any]:
+        last = next((row for row in reversed(self.history) if "AP" in row), {})
+        return {
+            "run_dir": str(self.run_dir),
+            "best": str(self.run_dir / "weights" / "best"),
+            "last": str(self.run_dir / "weights" / "last"),
+            "best_epoch": self.best_epoch,
+            "best_ap": self.best_ap,
+            "final_ap": last.get("AP"),
+            "final_metrics": last,
+            "epochs": self.epoch,
+            "stopped_early": self.stopped_early,
+            "train_time_s": round(self.seconds, 2),
+        }

@@ -1,0 +1,122 @@
+"""Where person boxes come from: a detector, a COCO detections/annotations file, the full image, or given."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.errors import ConfigError, PosekitError
+from posekit.inference.sources import Frame
+
+#: ``None``/"detector", "full", a JSON path, an (N, 4|5) array (one image), a list of arrays (one per
+#: image, in order) or a dict {image_id or name: array}. Arrays are xywh with an optional score column.
+BoxesLike = None | str | Path | np.ndarray | Sequence[np.ndarray] | Mapping[Any, np.ndarray]
+
+
+class BoxProvider:
+    """Person boxes ``(xywh (N, 4), scores (N,))`` for frames, from anything but the detector.
+
+    ``kind`` is ``"detector"`` (the predictor runs its detector), ``"full"``, ``"file"`` or ``"given"``.
+    """
+
+    def __init__(self, boxes: BoxesLike, det_conf: float = 0.5) -> None:
+        self.det_conf = det_conf
+        self._table: dict[Any, np.ndarray] | None = None
+        self._list: list[np.ndarray] | None = None
+        if boxes is None or (isinstance(boxes, str) and boxes == "detector"):
+            self.kind = "detector"
+        elif isinstance(boxes, str) and boxes == "full":
+            self.kind = "full"
+        elif isinstance(boxes, (str, Path)):
+            self.kind, self._table = "file", _load_box_file(Path(boxes), det_conf)
+        elif isinstance(boxes, np.ndarray):
+            self.kind, self._list = "given", [_as_boxes(boxes, "boxes")]
+        elif isinstance(boxes, Mapping):
+            self.kind = "given"
+            self._table = {key: _as_boxes(value, f"boxes[{key!r}]") for key, value in boxes.items()}
+        elif isinstance(boxes, Sequence):
+            self.kind, self._list = "given", [_as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+        else:
+            raise ConfigError(
+                f"boxes={type(boxes).__name__} is not understood; pass 'detector', 'full', a COCO detections "
+                "JSON path, an (N, 4) xywh array, a list of arrays (one per image) or a dict {image: array}"
+            )
+        self._matched = 0
+
+    def __call__(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        if self.kind == "full":
+            h, w = frame.image.shape[:2]
+            return np.array([[0.0, 0.0, w, h]]), np.ones(1)
+        if self._list is not None:
+            if frame.index >= len(self._list):
+                raise ConfigError(
+                    f"boxes were given for {len(self._list)} image(s) but the source has more "
+                    f"(image {frame.index}, {frame.name}); pass one array per image"
+                )
+            found = self._list[frame.index]
+        else:
+            assert self._table is not None
+            found = self._table.get(frame.image_id, self._table.get(frame.name))
+            if found is None and frame.path is not None:
+                path = frame.path.as_posix()
+                found = next(
+                    (v for k, v in self._table.items() if isinstance(k, str) and path.endswith(k)), None
+                )
+            if found is None:
+                return np.zeros((0, 4)), np.zeros(0)
+        self._matched += 1
+        return found[:, :4], found[:, 4]
+
+    def check_matched(self, num_frames: int) -> None:
+        """After a run: a boxes file or dict matching no frame at all is a mistake, not an empty result."""
+        if self.kind in ("file", "given") and self._table is not None and num_frames and not self._matched:
+            raise PosekitError(
+                f"none of the {num_frames} image(s)/frame(s) has boxes in the boxes given. Detections are "
+                "matched by image id: the numeric file name (000000000785.jpg -> 785) or, for a video, the "
+                "frame index; a COCO annotations file (with 'images') is matched by file name"
+            )
+
+
+def _as_boxes(value: Any, where: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 1 and array.size in (0, 4, 5):
+        array = array.reshape(-1, array.size or 4)
+    if array.ndim != 2 or array.shape[1] not in (4, 5) or not np.isfinite(array).all():
+        raise ConfigError(
+            f"{where} has shape {array.shape}; pass finite (N, 4) xywh boxes or (N, 5) with scores"
+        )
+    if array.shape[1] == 4:
+        array = np.concatenate([array, np.ones((len(array), 1))], axis=1)
+    return array
+
+
+def _load_box_file(path: Path, det_conf: float) -> dict[Any, np.ndarray]:
+    """{image_id: boxes} from COCO detection results, or {file_name: boxes} from a COCO annotations file
+    (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name)."""
+    from posekit.engine.results import load_detections
+
+    if not path.is_file():
+        raise PosekitError(
+            f"boxes file {path} does not exist; pass a COCO detections JSON, 'detector' or 'full'"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise PosekitError(f"boxes file {path} is not valid JSON ({error})") from None
+    table: dict[Any, list[list[float]]] = {}
+    if isinstance(data, dict) and "annotations" in data and "images" in data:
+        names = {image["id"]: image["file_name"] for image in data["images"]}
+        for ann in data["annotations"]:
+            if ann.get("iscrowd") or ann.get("category_id", 1) != 1 or ann["image_id"] not in names:
+                continue
+            x, y, w, h = ann["bbox"]
+            if w > 0 and h > 0:
+                table.setdefault(names[ann["image_id"]], []).append([x, y, w, h, 1.0])
+    else:
+        for box in load_detections(path, category_id=1, score_threshold=det_conf).boxes:
+            table.setdefault(box["image_id"], []).append([*box["bbox"], box["score"]])
+    return {key: np.asarray(rows, dtype=np.float64) for key, rows in table.items()}

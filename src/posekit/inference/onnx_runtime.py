@@ -1,0 +1,84 @@
+"""Run an exported ``model.onnx`` with ONNX Runtime; its schema and preprocessing travel in its metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.data.schema import KeypointSchema
+from posekit.errors import ModelError
+
+#: Key of the ONNX ``metadata_props`` entry holding :meth:`PoseModel.metadata` (JSON).
+METADATA_KEY = "posekit"
+
+
+class OnnxRunner:
+    """A :class:`~posekit.inference.predictor.HeatmapRunner` on ONNX Runtime (CPU, or CUDA when asked and
+    available). A model exported with a fixed batch gets its crops in chunks of that size."""
+
+    def __init__(self, path: str | Path, device: str | None = None, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError(
+                "running .onnx models needs onnxruntime: pip install 'posekit[export]'"
+            ) from None
+        self.path = Path(path)
+        self.name = str(path)
+        if not self.path.is_file():
+            raise ModelError(
+                f"ONNX model {self.path} does not exist; create one with `posekit export --model DIR`"
+            )
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device and str(device).startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ModelError(
+                    f"--device {device}: this onnxruntime has no CUDA provider; install onnxruntime-gpu "
+                    "or use --device cpu"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ModelError(f"ONNX Runtime cannot load {self.path}: {error}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if meta is None:
+            raise ModelError(
+                f"{self.path} has no posekit metadata (keypoint schema, input size, mean/std); "
+                "export it with `posekit export --model DIR --format onnx`"
+            )
+        self.metadata: dict[str, Any] = json.loads(meta)
+        self.schema = KeypointSchema.from_dict(self.metadata["schema"])
+        self.input_size = tuple(int(v) for v in self.metadata["input_size"])
+        self.heatmap_size = tuple(int(v) for v in self.metadata["heatmap_size"])
+        self.mean = np.asarray(self.metadata["mean"], np.float32)
+        self.std = np.asarray(self.metadata["std"], np.float32)
+        self.padding = float(self.metadata["padding"])
+        model_input = self.session.get_inputs()[0]
+        self._input_name = model_input.name
+        self._dtype = np.float16 if "float16" in model_input.type else np.float32
+        batch = model_input.shape[0]
+        self.fixed_batch: int | None = batch if isinstance(batch, int) else None
+        self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
+
+    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
+        x = pixel_values.astype(self._dtype, copy=False)
+        if self.fixed_batch is None:
+            return self._run(x)
+        n, b = len(x), self.fixed_batch
+        outputs = []
+        for start in range(0, n, b):
+            chunk = x[start : start + b]
+            if len(chunk) < b:  # pad the last chunk up to the exported batch size
+                chunk = np.concatenate([chunk, np.zeros((b - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+            outputs.append(self._run(chunk))
+        return np.concatenate(outputs)[:n]
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run(None, {self._input_name: x})[0], dtype=np.float32)

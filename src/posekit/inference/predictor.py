@@ -1,0 +1,340 @@
+"""``posekit.load(...)`` -> :class:`Predictor`, whose ``predict`` turns images and videos into poses.
+
+Top-down: person boxes (detector, file, full image or given) -> UDP crops batched across people
+and frames -> model (PyTorch or ONNX Runtime) -> heatmaps decoded to image keypoints -> optional
+tracking (ByteTrack or OKS matching) and temporal smoothing (One-Euro online, Savitzky-Golay offline).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from posekit.data.codec import UDPHeatmapCodec, input_to_image
+from posekit.data.schema import KeypointSchema
+from posekit.data.transforms import box_to_center_scale, udp_warp_matrix, warp_image
+from posekit.engine.postprocess import rescore
+from posekit.errors import ConfigError
+from posekit.inference.boxes import BoxesLike, BoxProvider
+from posekit.inference.results import PoseResult
+from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
+from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
+from posekit.inference.tracking import make_tracker
+
+SmoothMode = Literal["online", "offline"]
+
+
+class HeatmapRunner(Protocol):
+    """What the predictor needs from a model: its preprocessing and ``(N, 3, H, W) -> (N, K, h, w)``."""
+
+    schema: KeypointSchema
+    input_size: tuple[int, int]
+    heatmap_size: tuple[int, int]
+    mean: np.ndarray
+    std: np.ndarray
+    padding: float
+    name: str
+
+    def __call__(self, pixel_values: np.ndarray) -> np.ndarray: ...
+
+
+class TorchRunner:
+    """A :class:`~posekit.models.vitpose.PoseModel` on a device, eval mode, numpy in and out."""
+
+    def __init__(self, model: Any, device: str | None = None, name: str = "model") -> None:
+        import torch
+
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.name = name
+        self.schema = model.schema
+        self.input_size = tuple(model.input_size)
+        self.heatmap_size = tuple(model.heatmap_size)
+        self.mean = np.asarray(model.mean, np.float32)
+        self.std = np.asarray(model.std, np.float32)
+        self.padding = float(model.padding)
+
+    def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            heatmaps = self.model(torch.from_numpy(pixel_values).to(self.device))
+        return heatmaps.float().cpu().numpy()
+
+
+def load(model: str | Path, device: str | None = None, **kwargs: Any) -> Predictor:
+    """A :class:`Predictor` for a model directory, hub id, preset (``vitpose-b``) or exported ``.onnx`` file.
+
+    ``kwargs`` go to :func:`posekit.models.vitpose.load_model` (e.g. ``pretrained``, ``schema``).
+    """
+    if str(model).endswith(".onnx"):
+        from posekit.inference.onnx_runtime import OnnxRunner
+
+        return Predictor(OnnxRunner(model, device=device))
+    from posekit.models.vitpose import load_model
+
+    return Predictor(TorchRunner(load_model(model, **kwargs), device=device, name=str(model)))
+
+
+def parse_conf(conf: float | str | dict[str, float], schema: KeypointSchema) -> np.ndarray:
+    """Per-keypoint thresholds ``(K,)`` from ``0.3``, ``"0.3,left_wrist=0.5"`` or ``{"default": .3, ...}``."""
+    if isinstance(conf, (int, float)):
+        default, overrides = float(conf), {}
+    elif isinstance(conf, dict):
+        overrides = {str(k): float(v) for k, v in conf.items()}
+        default = overrides.pop("default", 0.3)
+    else:
+        default, overrides = 0.3, {}
+        for part in (p.strip() for p in str(conf).split(",") if p.strip()):
+            name, sep, value = part.partition("=")
+            try:
+                if sep:
+                    overrides[name.strip()] = float(value)
+                else:
+                    default = float(part)
+            except ValueError:
+                raise ConfigError(
+                    f"--conf {conf!r}: {part!r} is not a number; write a default and/or joint=value pairs, "
+                    "e.g. '0.3' or '0.3,left_wrist=0.5,right_wrist=0.5'"
+                ) from None
+    unknown = sorted(set(overrides) - set(schema.names))
+    if unknown:
+        raise ConfigError(
+            f"--conf names unknown keypoint(s) {unknown}; the model's keypoints are {schema.names}"
+        )
+    thresholds = np.full(schema.num_keypoints, default)
+    for name, value in overrides.items():
+        thresholds[schema.names.index(name)] = value
+    if ((thresholds < 0) | (thresholds > 1)).any():
+        raise ConfigError(f"--conf {conf!r}: thresholds must lie in [0, 1]")
+    return thresholds
+
+
+class Predictor:
+    """Run a pose model on images, folders, globs, videos and webcams (see :meth:`predict`)."""
+
+    def __init__(self, runner: HeatmapRunner) -> None:
+        self.runner = runner
+        self.schema = runner.schema
+        self.codec = UDPHeatmapCodec(runner.input_size, runner.heatmap_size)
+        self._detector: Any = None
+        #: Run folder of the last ``predict(save=True)`` call.
+        self.save_dir: Path | None = None
+
+    # ------------------------------------------------------------------ public API
+    def predict(
+        self,
+        source: SourceLike,
+        boxes: BoxesLike = None,
+        conf: float | str | dict[str, float] = 0.3,
+        detector: Any = None,
+        det_conf: float = 0.5,
+        batch: int = 8,
+        track: bool | str = False,
+        smooth: SmoothMode | None = None,
+        stream: bool | None = None,
+        flip: bool = False,
+        save: bool = False,
+        save_json: bool | None = None,
+        project: str | Path = "runs",
+        name: str = "exp",
+        one_euro: OneEuroParams = OneEuroParams(),
+        savgol: SavgolParams = SavgolParams(),
+    ) -> list[PoseResult] | Iterator[PoseResult]:
+        """One :class:`PoseResult` per image or frame.
+
+        - ``boxes``: ``None``/``"detector"`` (person detector), ``"full"`` (the whole image is one person),
+          a COCO detections (or annotations) JSON, or xywh arrays (one array, a list per image, a dict).
+        - ``conf``: keypoint threshold (default 0.3), per joint with ``"0.3,left_wrist=0.5"``.
+        - ``detector``: hub id, directory, :class:`~posekit.models.detector.PersonDetector` or any object
+          with ``detect(images) -> [(xywh, scores)]`` (default ``PekingU/rtdetr_r50vd_coco_o365``);
+          ``det_conf``: minimum person box score (detector or boxes file).
+        - ``batch``: crops per model call (and frames read ahead).
+        - ``track``: ``True`` (ByteTrack on detector boxes, else OKS matching), ``"bytetrack"``, ``"oks"``.
+        - ``smooth``: ``"online"`` (One-Euro, ``one_euro``) or ``"offline"`` (gap filling + Savitzky-Golay,
+          ``savgol``; reads the source twice); implies tracking.
+        - ``stream``: return a generator (default for videos/webcams, so memory stays flat) or a list.
+        - ``flip``: average with the horizontally flipped crop (flip test; twice the model time).
+        - ``save``/``save_json``: write drawn images/videos, ``predictions.json`` (and ``predictions.jsonl``
+          for videos) to ``project/predict/name`` (see ``self.save_dir``).
+        """
+        thresholds = parse_conf(conf, self.schema)
+        if batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {batch}")
+        if smooth not in (None, "online", "offline"):
+            raise ConfigError(f"smooth={smooth!r}: choose 'online', 'offline' or None")
+        provider = BoxProvider(boxes, det_conf)
+        src = resolve_source(source)
+        if src.kind == "webcam" and (smooth == "offline" or stream is False):
+            raise ConfigError(
+                "a webcam never ends: use stream=True (the default) and smooth='online' or None"
+            )
+        if provider.kind == "detector":
+            self._ensure_detector(detector, det_conf)
+        if smooth and not track:
+            track = True
+        results = self._run(src, provider, thresholds, batch, track, flip)
+        if smooth == "online":
+            results = self._smooth_online(results, src.fps, one_euro)
+        elif smooth == "offline":
+            results = self._smooth_offline(results, src, thresholds, savgol)
+        if save or save_json:
+            from posekit.inference.writer import RunWriter
+            from posekit.runs import new_run_dir
+
+            self.save_dir = new_run_dir(project, "predict", name)
+            writer = RunWriter(
+                self.save_dir,
+                src,
+                self.schema.names,
+                save,
+                True if save_json is None else save_json,
+                one_euro,
+                savgol,
+            )
+            results = writer.wrap(results, thresholds)
+        stream = src.is_sequence if stream is None else stream
+        return results if stream else list(results)
+
+    # ------------------------------------------------------------------ pipeline
+    def _ensure_detector(self, detector: Any, det_conf: float) -> None:
+        from posekit.models.detector import DEFAULT_DETECTOR, PersonDetector
+
+        if detector is not None and not isinstance(detector, (str, Path)):
+            self._detector = detector  # a PersonDetector or any object with detect(images)
+        elif (
+            self._detector is None
+            or getattr(self._detector, "name", None) != str(detector or DEFAULT_DETECTOR)
+            or getattr(self._detector, "threshold", None) != det_conf
+        ):
+            device = getattr(self.runner, "device", "cpu")
+            self._detector = PersonDetector(detector or DEFAULT_DETECTOR, threshold=det_conf, device=device)
+
+    def _run(
+        self,
+        src: Source,
+        provider: BoxProvider,
+        thresholds: np.ndarray,
+        batch: int,
+        track: bool | str,
+        flip: bool,
+    ) -> Iterator[PoseResult]:
+        tracker = None
+        if track:
+            kind = (
+                track if isinstance(track, str) else ("bytetrack" if provider.kind == "detector" else "oks")
+            )
+            tracker = make_tracker(kind, src.fps, self.schema.sigmas_array, thresholds, provider.det_conf)
+        frames_per_chunk = 1 if src.kind == "webcam" else batch
+        count = 0
+        frames = iter(src)
+        while chunk := list(itertools.islice(frames, frames_per_chunk)):
+            count += len(chunk)
+            for result in self._predict_chunk(chunk, provider, thresholds, batch, flip):
+                if tracker is not None:
+                    result.track_ids = tracker.update(
+                        result.boxes, result.box_scores, result.keypoints, result.keypoint_scores
+                    )
+                yield result
+        provider.check_matched(count)
+
+    def _predict_chunk(
+        self, frames: list[Frame], provider: BoxProvider, thresholds: np.ndarray, batch: int, flip: bool
+    ) -> list[PoseResult]:
+        if provider.kind == "detector":
+            found = self._detector.detect([f.image for f in frames])
+        else:
+            found = [provider(f) for f in frames]
+        counts = [len(b) for b, _ in found]
+        boxes = np.concatenate([b for b, _ in found]).reshape(-1, 4)
+        box_scores = np.concatenate([s for _, s in found]).reshape(-1)
+        owner = np.repeat(np.arange(len(frames)), counts)
+        keypoints, keypoint_scores = self._keypoints(frames, owner, boxes, batch, flip)
+        results, start = [], 0
+        for frame, n in zip(frames, counts, strict=True):
+            part = slice(start, start + n)
+            start += n
+            results.append(
+                PoseResult(
+                    image=frame.image,
+                    name=frame.name,
+                    image_id=frame.image_id,
+                    index=frame.index,
+                    schema=self.schema,
+                    boxes=boxes[part],
+                    box_scores=box_scores[part],
+                    keypoints=keypoints[part],
+                    keypoint_scores=keypoint_scores[part],
+                    scores=rescore(keypoint_scores[part], box_scores[part]),
+                    visible=keypoint_scores[part] >= thresholds,
+                    track_ids=np.full(n, -1, dtype=np.int64),
+                    path=frame.path,
+                )
+            )
+        return results
+
+    def _keypoints(
+        self, frames: list[Frame], owner: np.ndarray, boxes: np.ndarray, batch: int, flip: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Image keypoints ``(N, K, 2)`` and scores ``(N, K)`` per box, in batches of ``batch`` crops."""
+        k = self.schema.num_keypoints
+        if len(boxes) == 0:
+            return np.zeros((0, k, 2)), np.zeros((0, k))
+        height, width = self.runner.input_size
+        centers, scales = box_to_center_scale(boxes, width / height, self.runner.padding)
+        points, scores = [], []
+        for start in range(0, len(boxes), batch):
+            idx = range(start, min(start + batch, len(boxes)))
+            crops = np.stack(
+                [
+                    warp_image(
+                        frames[owner[i]].image,
+                        udp_warp_matrix(centers[i], scales[i], 0.0, (height, width)),
+                        (height, width),
+                    )
+                    for i in idx
+                ]
+            )
+            pixel_values = ((crops.astype(np.float32) - self.runner.mean) / self.runner.std).transpose(
+                0, 3, 1, 2
+            )
+            heatmaps = self.runner(np.ascontiguousarray(pixel_values))
+            if flip:
+                flipped = self.runner(np.ascontiguousarray(pixel_values[..., ::-1]))
+                heatmaps = 0.5 * (heatmaps + flipped[:, self.schema.flip_index, :, ::-1])
+            kp, sc = self.codec.decode(heatmaps)
+            points.append(input_to_image(kp, centers[idx], scales[idx], (height, width)))
+            scores.append(sc)
+        return np.concatenate(points), np.concatenate(scores).astype(np.float64)
+
+    # ------------------------------------------------------------------ smoothing
+    @staticmethod
+    def _smooth_online(
+        results: Iterator[PoseResult], fps: float, params: OneEuroParams
+    ) -> Iterator[PoseResult]:
+        smoother = OnlineSmoother(fps, params)
+        for result in results:
+            result.raw_keypoints = result.keypoints
+            result.keypoints = smoother.update(result.index, result.track_ids, result.keypoints, result.boxes)
+            yield result
+
+    @staticmethod
+    def _smooth_offline(
+        results: Iterator[PoseResult], src: Source, thresholds: np.ndarray, params: SavgolParams
+    ) -> Iterator[PoseResult]:
+        """Pass 1 keeps only the arrays (not the frames); pass 2 re-reads the frames to attach them."""
+        kept = []
+        for result in results:
+            result.image = np.empty((*result.image.shape[:2], 0), np.uint8)  # drop pixels, keep the size
+            kept.append(result)
+        smoothed = smooth_offline(
+            [r.track_ids for r in kept], [r.keypoints for r in kept], [r.keypoint_scores for r in kept],
+            thresholds, params,
+        )  # fmt: skip
+        for result, frame, points in zip(kept, src.reopen(), smoothed, strict=False):
+            result.image, result.raw_keypoints, result.keypoints = frame.image, result.keypoints, points
+            yield result

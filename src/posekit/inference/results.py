@@ -1,0 +1,128 @@
+"""``PoseResult``: the people found in one image or video frame, with drawing and JSON export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.data.schema import KeypointSchema
+from posekit.engine.results import to_coco_results
+
+
+@dataclass
+class PoseResult:
+    """People in one image/frame. Boxes are COCO ``xywh`` in image pixels; points are (x, y) pixels.
+
+    ``keypoint_scores`` are the heatmap maxima; ``visible`` marks the joints at or above their
+    confidence threshold (the others are still reported, flagged invisible and not drawn).
+    ``scores`` is the instance score: box score x mean keypoint score above 0.2 (the COCO protocol).
+    ``track_ids`` are ``-1`` when tracking is off (or the person is not yet tracked). With smoothing,
+    ``keypoints`` are smoothed and ``raw_keypoints`` hold the model's output.
+    """
+
+    image: np.ndarray  # RGB uint8 (H, W, 3)
+    name: str
+    image_id: int
+    index: int
+    schema: KeypointSchema
+    boxes: np.ndarray  # (N, 4) xywh
+    box_scores: np.ndarray  # (N,)
+    keypoints: np.ndarray  # (N, K, 2)
+    keypoint_scores: np.ndarray  # (N, K)
+    scores: np.ndarray  # (N,)
+    visible: np.ndarray  # (N, K) bool
+    track_ids: np.ndarray  # (N,) int
+    path: Path | None = None
+    raw_keypoints: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the image."""
+        return self.image.shape[0], self.image.shape[1]
+
+    def plot(self, boxes: bool = True, track_ids: bool = True, radius: int | None = None) -> np.ndarray:
+        """A copy of the image with skeletons (visible joints only), boxes and track ids drawn (RGB)."""
+        from posekit.viz.draw import draw_pose
+
+        # Tracked people are labelled with their id, the others (untracked or not yet confirmed) are not.
+        canvas = self.image
+        for part, ids in ((self.track_ids < 0, None), (self.track_ids >= 0, self.track_ids)):
+            if part.any() or (ids is None and len(self) == 0):
+                canvas = draw_pose(
+                    canvas,
+                    self.keypoints[part],
+                    self.visible[part].astype(np.float32),  # per-joint thresholds applied: draw the visible
+                    self.schema,
+                    conf=0.5,
+                    boxes=self.boxes[part] if boxes else None,
+                    track_ids=ids[part] if track_ids and ids is not None else None,
+                    radius=radius,
+                )
+        return canvas.copy() if canvas is self.image else canvas
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`plot` to an image file (format from the suffix), atomically."""
+        import cv2
+
+        from posekit.io import atomic_write_bytes
+
+        path = Path(path)
+        ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(self.plot(), cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise ValueError(f"OpenCV cannot encode {path.suffix!r} images")
+        atomic_write_bytes(path, data.tobytes())
+        return path
+
+    def to_coco(self, category_id: int = 1) -> list[dict[str, Any]]:
+        """COCO keypoint results (``[x, y, score] * K``, ``score``), ``bbox``, ``track_id`` when tracked."""
+        entries = to_coco_results(
+            np.full(len(self), self.image_id), self.keypoints, self.keypoint_scores, self.scores, category_id
+        )
+        for entry, box, track in zip(entries, self.boxes, self.track_ids, strict=True):
+            entry["bbox"] = [round(float(v), 2) for v in box]
+            if track >= 0:
+                entry["track_id"] = int(track)
+        return entries
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything about this frame as plain JSON types (keypoints by name)."""
+        names = self.schema.names
+        people = []
+        for i in range(len(self)):
+            people.append(
+                {
+                    "track_id": int(self.track_ids[i]),
+                    "box": [round(float(v), 2) for v in self.boxes[i]],
+                    "box_score": round(float(self.box_scores[i]), 5),
+                    "score": round(float(self.scores[i]), 5),
+                    "keypoints": {
+                        name: [
+                            round(float(self.keypoints[i, k, 0]), 2),
+                            round(float(self.keypoints[i, k, 1]), 2),
+                            round(float(self.keypoint_scores[i, k]), 5),
+                            bool(self.visible[i, k]),
+                        ]
+                        for k, name in enumerate(names)
+                    },
+                }
+            )
+        height, width = self.size
+        return {
+            "image_id": self.image_id,
+            "frame": self.index,
+            "name": self.name,
+            "height": height,
+            "width": width,
+            "people": people,
+        }
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON (``x, y, score, visible`` per keypoint) — one JSONL record."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))

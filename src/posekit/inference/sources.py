@@ -1,0 +1,150 @@
+"""Resolve what ``predict`` was given into frames: an image, a folder, a glob, a video, a webcam, arrays."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from posekit.errors import PosekitError
+from posekit.inference.video import DEFAULT_FPS, VIDEO_SUFFIXES, VideoReader
+
+#: Still-image formats OpenCV decodes (grey, RGB and RGBA alike; ``read_image`` converts to RGB).
+IMAGE_SUFFIXES = (
+    ".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".jp2", ".pbm", ".pgm",
+    ".ppm", ".pxm", ".pnm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".avif",
+)  # fmt: skip
+
+SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray]
+
+
+@dataclass
+class Frame:
+    """One image or video frame: RGB uint8 pixels, a name for output files, and its COCO image id."""
+
+    image: np.ndarray
+    name: str
+    index: int
+    image_id: int
+    path: Path | None = None
+
+
+class Source:
+    """Frames of one input. ``kind`` is ``"images"``, ``"video"`` or ``"webcam"``; videos carry their fps."""
+
+    def __init__(self, kind: str, items: list, fps: float = DEFAULT_FPS, name: str = "source") -> None:
+        self.kind = kind
+        self.items = items
+        self.fps = fps
+        self.name = name
+        if kind != "images":
+            self._reader = VideoReader(items[0])
+            self.fps = self._reader.fps
+
+    @property
+    def is_sequence(self) -> bool:
+        """True for videos and webcams (frames in time order, tracked and smoothed)."""
+        return self.kind in ("video", "webcam")
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self.kind == "images":
+            yield from self._images()
+            return
+        reader, self._reader = self._reader, None
+        reader = reader or VideoReader(self.items[0])
+        stem = Path(str(self.items[0])).stem if self.kind == "video" else f"webcam{self.items[0]}"
+        for index, image in enumerate(reader):
+            yield Frame(image, f"{stem}_{index:06d}", index, index)
+
+    def reopen(self) -> Source:
+        """A fresh source over the same input (videos are read twice by offline smoothing)."""
+        return Source(self.kind, self.items, self.fps, self.name)
+
+    def _images(self) -> Iterator[Frame]:
+        from posekit.data.dataset import read_image
+
+        ids = _image_ids(self.items)
+        for index, (item, image_id) in enumerate(zip(self.items, ids, strict=True)):
+            if isinstance(item, np.ndarray):
+                yield Frame(_check_array(item, index), f"image{index}", index, image_id)
+            else:
+                path = Path(item)
+                yield Frame(read_image(path), path.stem, index, image_id, path)
+
+
+def resolve_source(source: SourceLike) -> Source:
+    """A :class:`Source` for an image/video path, a folder, a glob, a webcam index, an array or a list."""
+    if isinstance(source, np.ndarray):
+        return Source("images", [source], name="image")
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return Source("webcam", [int(source)], name=f"webcam{int(source)}")
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise PosekitError("predict got an empty list of sources; pass image paths or arrays")
+        items = [s if isinstance(s, np.ndarray) else _image_file(Path(s)) for s in source]
+        return Source("images", items, name="images")
+    text = str(source)
+    path = Path(text).expanduser()
+    if any(c in text for c in "*?["):
+        files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if _is_image(Path(p)))
+        if not files:
+            raise PosekitError(f"the glob {text!r} matches no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
+        return Source("images", files, name=Path(text).parent.name or "images")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if _is_image(p))
+        if not files:
+            videos = sorted(p.name for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            hint = f"; it holds videos ({', '.join(videos[:3])}): pass one of them" if videos else ""
+            raise PosekitError(f"folder {path} holds no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...){hint}")
+        return Source("images", files, name=path.name)
+    if not path.exists():
+        raise PosekitError(
+            f"source {text} does not exist; pass an image, a folder, a glob ('dir/*.jpg'), a video "
+            f"({', '.join(VIDEO_SUFFIXES[:3])}, ...) or a webcam index (0)"
+        )
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return Source("video", [path], name=path.stem)
+    return Source("images", [_image_file(path)], name=path.stem)
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _image_file(path: Path) -> Path:
+    if not path.is_file():
+        raise PosekitError(f"image {path} does not exist")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PosekitError(
+            f"{path} is not an image or video posekit reads (images: {', '.join(IMAGE_SUFFIXES[:8])}, ...; "
+            f"videos: {', '.join(VIDEO_SUFFIXES)})"
+        )
+    return path
+
+
+def _image_ids(items: list) -> list[int]:
+    """COCO image ids: the numeric file stems when every stem is numeric and unique
+    (``000000000785.jpg`` -> 785, as COCO names its files), else the position in the list."""
+    stems = [None if isinstance(item, np.ndarray) else Path(item).stem for item in items]
+    if all(s is not None and s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems):
+        return [int(s) for s in stems]
+    return list(range(len(items)))
+
+
+def _check_array(image: np.ndarray, index: int) -> np.ndarray:
+    """Arrays are RGB(A) or grey uint8; returned as RGB uint8 HxWx3."""
+    if (
+        image.dtype != np.uint8
+        or image.ndim not in (2, 3)
+        or (image.ndim == 3 and image.shape[2] not in (1, 3, 4))
+    ):
+        raise PosekitError(
+            f"image array {index} has shape {image.shape} and dtype {image.dtype}; pass RGB uint8 HxWx3 "
+            "(grey HxW and RGBA HxWx4 are converted)"
+        )
+    if image.ndim == 2 or image.shape[2] == 1:
+        return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
+    return np.ascontiguousarray(image[..., :3])

@@ -1,0 +1,122 @@
+"""Write a prediction run: drawn images or an mp4 (source fps and size), ``predictions.json`` (COCO results),
+``predictions.jsonl`` (one line per video frame) and, for tracked videos, ``jitter.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.inference.results import PoseResult
+from posekit.inference.smoothing import OneEuroParams, SavgolParams, jitter_report
+from posekit.inference.sources import Source
+from posekit.inference.video import VideoWriter
+from posekit.io import atomic_path, atomic_write_json
+
+_KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class RunWriter:
+    """Writes results as they stream by (see :meth:`wrap`)."""
+
+    def __init__(
+        self,
+        save_dir: Path,
+        src: Source,
+        names: list[str],
+        save_media: bool = True,
+        save_json: bool = True,
+        one_euro: OneEuroParams = OneEuroParams(),
+        savgol: SavgolParams = SavgolParams(),
+    ) -> None:
+        self.save_dir, self.src, self.names = Path(save_dir), src, names
+        self.save_media, self.save_json = save_media, save_json
+        self.one_euro, self.savgol = one_euro, savgol
+
+    def wrap(self, results: Iterator[PoseResult], thresholds: np.ndarray) -> Iterator[PoseResult]:
+        """Yield ``results`` unchanged while writing them. The files are complete when the stream ends or
+        is stopped (the consumer closes it, or Ctrl-C on a webcam); an error discards the video/JSONL."""
+        coco: list[dict[str, Any]] = []
+        series: dict[str, list[np.ndarray]] = {"ids": [], "points": [], "scores": [], "boxes": []}
+        used_names: set[str] = set()
+        interrupted: KeyboardInterrupt | None = None
+        with ExitStack() as stack:
+            video = jsonl = None
+            try:
+                for result in results:
+                    if self.save_media and self.src.is_sequence:
+                        if video is None:
+                            path = self.save_dir / f"{self.src.name}.mp4"
+                            video = stack.enter_context(VideoWriter(path, self.src.fps, result.size))
+                        video.write(result.plot())
+                    elif self.save_media:
+                        result.save(self.save_dir / _unique_name(result, used_names))
+                    if self.save_json:
+                        coco.extend(result.to_coco())
+                        if self.src.is_sequence:
+                            if jsonl is None:
+                                path = self.save_dir / "predictions.jsonl"
+                                jsonl = stack.enter_context(atomic_path(path)).open("w", encoding="utf-8")
+                                stack.callback(jsonl.close)
+                            jsonl.write(result.to_json() + "\n")
+                    if self.src.is_sequence:
+                        raw = result.raw_keypoints if result.raw_keypoints is not None else result.keypoints
+                        for key, value in zip(
+                            series, (result.track_ids, raw, result.keypoint_scores, result.boxes), strict=True
+                        ):
+                            series[key].append(value)
+                    yield result
+            except GeneratorExit:
+                pass  # the consumer stopped early: keep what was written
+            except KeyboardInterrupt as stop:
+                interrupted = stop
+        if self.save_json:
+            atomic_write_json(self.save_dir / "predictions.json", coco, indent=None)
+        if any((ids >= 0).any() for ids in series["ids"] if len(ids)):
+            self._write_jitter(series, thresholds)
+        if interrupted is not None:
+            raise interrupted
+
+    def _write_jitter(self, series: dict[str, list[np.ndarray]], thresholds: np.ndarray) -> None:
+        report = jitter_report(
+            series["ids"], series["points"], series["scores"], series["boxes"], self.src.fps, thresholds,
+            self.one_euro, self.savgol,
+        )  # fmt: skip
+        table = {
+            mode: {
+                "mean": _mean(values),
+                "per_keypoint": {
+                    n: (None if np.isnan(v) else round(float(v), 4))
+                    for n, v in zip(self.names, values, strict=True)
+                },
+            }
+            for mode, values in report.items()
+        }
+        out = {
+            "unit": "pixels per frame (mean frame-to-frame displacement of each joint, tracked people, "
+            "joints above their confidence threshold in both frames)",
+            "fps": self.src.fps,
+            "one_euro": vars(self.one_euro),
+            "savgol": vars(self.savgol),
+            **table,
+        }
+        atomic_write_json(self.save_dir / "jitter.json", out)
+
+
+def _unique_name(result: PoseResult, used: set[str]) -> str:
+    """``<stem><suffix>`` (the source's format when common, else .jpg), numbered if the stem repeats."""
+    suffix = result.path.suffix.lower() if result.path is not None else ".jpg"
+    suffix = suffix if suffix in _KEEP_SUFFIXES else ".jpg"
+    name = f"{result.name}{suffix}"
+    if name in used:
+        name = f"{result.name}_{result.index}{suffix}"
+    used.add(name)
+    return name
+
+
+def _mean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return round(float(finite.mean()), 4) if len(finite) else None

@@ -1,0 +1,187 @@
+"""UDP heatmap codec: encode vs mmpose's generator, exact round trip, DARK decode vs a plain reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
+from posekit.data.schema import get_preset
+from posekit.data.transforms import invert_affine, transform_points, udp_warp_matrix
+
+
+def reference_encode(keypoints_hm, visible, size_hw, sigma):
+    """mmpose's generate_udp_gaussian_heatmaps for one person, loop by loop (keypoints in heatmap pixels).
+
+    Two deliberate differences: the nearest pixel is ``floor(x + 0.5)`` (mmpose truncates towards zero,
+    which differs for negative x), and a window that ends just before the map (``right == 0``) gives
+    weight 0 (mmpose gives weight 1 to an all-zero target there).
+    """
+    h, w = size_hw
+    heatmaps = np.zeros((len(keypoints_hm), h, w), np.float32)
+    weights = (np.asarray(visible) > 0).astype(np.float32)
+    radius = 3 * sigma
+    size = 2 * radius + 1
+    x = np.arange(0, size, 1, np.float32)
+    y = x[:, None]
+    for k, point in enumerate(keypoints_hm):
+        if visible[k] <= 0:
+            continue
+        mu = np.floor(point + 0.5).astype(int)
+        left, top = (mu - radius).astype(int)
+        right, bottom = (mu + radius + 1).astype(int)
+        if left >= w or top >= h or right <= 0 or bottom <= 0:
+            weights[k] = 0
+            continue
+        x0 = y0 = size // 2
+        x0 += point[0] - mu[0]
+        y0 += point[1] - mu[1]
+        g = np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma**2))
+        gx1, gx2, gy1, gy2 = max(0, -left), min(w, right) - left, max(0, -top), min(h, bottom) - top
+        hx1, hx2, hy1, hy2 = max(0, left), min(w, right), max(0, top), min(h, bottom)
+        heatmaps[k, hy1:hy2, hx1:hx2] = g[gy1:gy2, gx1:gx2]
+    return heatmaps, weights
+
+
+def reference_decode(heatmaps, kernel):
+    """Plain DARK-UDP decoding map by map (mmpose's refine_keypoints_dark_udp), in heatmap pixels."""
+    k, h, w = heatmaps.shape
+    out, scores = np.zeros((k, 2)), np.zeros(k)
+    border = kernel // 2
+    for i in range(k):
+        y, x = np.unravel_index(np.argmax(heatmaps[i]), (h, w))
+        scores[i] = heatmaps[i, y, x]
+        padded = np.zeros((h + 2 * border, w + 2 * border), np.float32)
+        padded[border:-border, border:-border] = heatmaps[i]
+        blurred = cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:-border, border:-border]
+        blurred *= heatmaps[i].max() / blurred.max()
+        f = np.log(np.clip(blurred, 1e-3, 50))
+        dx, dy = 0.5 * (f[y, x + 1] - f[y, x - 1]), 0.5 * (f[y + 1, x] - f[y - 1, x])
+        dxx = f[y, x + 1] - 2 * f[y, x] + f[y, x - 1]
+        dyy = f[y + 1, x] - 2 * f[y, x] + f[y - 1, x]
+        dxy = 0.5 * (f[y + 1, x + 1] - f[y, x + 1] - f[y + 1, x] + 2 * f[y, x] - f[y, x - 1] - f[y - 1, x])
+        dxy += 0.5 * f[y - 1, x - 1]
+        hessian = np.array([[dxx, dxy], [dxy, dyy]]) + np.finfo(np.float32).eps * np.eye(2)
+        out[i] = np.array([x, y]) - np.linalg.solve(hessian, [dx, dy])
+    return out, scores
+
+
+CASES = [
+    ((256, 192), (64, 48), 2.0),
+    ((384, 288), (96, 72), 3.0),
+    ((256, 256), (64, 64), 1.5),
+    ((128, 96), (32, 24), 1.0),
+]
+
+
+@pytest.mark.parametrize(("input_size", "heatmap_size", "sigma"), CASES)
+def test_encode_then_decode_returns_in_bounds_keypoints(input_size, heatmap_size, sigma):
+    codec = UDPHeatmapCodec(input_size, heatmap_size, sigma)
+    rng = np.random.default_rng(0)
+    # anywhere in the input, borders included
+    points = rng.uniform([0, 0], [input_size[1] - 1, input_size[0] - 1], size=(400, 2))
+    points[:4] = [[0, 0], [input_size[1] - 1, input_size[0] - 1], [0.3, 100.7], [input_size[1] - 1.2, 3.3]]
+    heatmaps, weights = codec.encode(points, np.full(len(points), 2))
+    assert heatmaps.shape == (len(points), *heatmap_size) and weights.dtype == np.float32
+    assert np.all(weights == 1)
+    decoded, scores = codec.decode(heatmaps[None])
+    error = np.abs(decoded[0] - points) * codec.to_heatmap  # in heatmap pixels
+    assert error.max() < 0.05
+    assert np.all(scores > 0.7)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+def test_encode_matches_mmpose_udp_gaussian(sigma):
+    codec = UDPHeatmapCodec((256, 192), (64, 48), sigma)
+    rng = np.random.default_rng(1)
+    points = np.concatenate(
+        [
+            rng.uniform([-40, -40], [230, 300], size=(60, 2)),  # some outside the input
+            [[-30.0, 10.0], [-10.0, 20.0], [200.0, 270.0], [191.0, 255.0]],
+        ]
+    )
+    visible = rng.integers(0, 3, size=len(points))
+    ours, our_weights = codec.encode(points, visible)
+    ref, ref_weights = reference_encode(points * codec.to_heatmap, visible, (64, 48), sigma)
+    np.testing.assert_array_equal(our_weights, ref_weights)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_target_weights_zero_for_unlabelled_and_far_outside_points():
+    codec = UDPHeatmapCodec()
+    points = np.array(
+        [[50.0, 50.0], [50.0, 50.0], [-100.0, 50.0], [50.0, 400.0], [-4.0, 50.0], [np.nan, 1.0]]
+    )
+    heatmaps, weights = codec.encode(points, np.array([2, 0, 2, 1, 1, 2]))
+    np.testing.assert_array_equal(weights, [1, 0, 0, 0, 1, 0])
+    assert heatmaps[0].max() > 0.9
+    assert np.all(heatmaps[[1, 2, 3, 5]] == 0)
+    # just outside the input: a cut Gaussian on the border that still carries weight (as mmpose)
+    assert 0 < heatmaps[4].max() < 1 and heatmaps[4][:, 0].max() == heatmaps[4].max()
+
+
+def realistic_heatmaps(rng, n, k, h, w):
+    """Blurry, noisy, sometimes two-peaked maps with the peak away from the border."""
+    y, x = np.mgrid[0:h, 0:w]
+    maps = np.zeros((n, k, h, w), np.float32)
+    for i, j in itertools.product(range(n), range(k)):
+        cx, cy = rng.uniform(8, w - 9), rng.uniform(8, h - 9)
+        s = rng.uniform(1.5, 3.0)
+        maps[i, j] = rng.uniform(0.3, 1.0) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+        if rng.random() < 0.3:
+            maps[i, j] += 0.3 * np.exp(-((x - cx - 6) ** 2 + (y - cy + 4) ** 2) / 8.0)
+    return maps + rng.normal(0, 0.01, maps.shape).astype(np.float32)
+
+
+def test_decode_matches_a_plain_reference_implementation():
+    codec = UDPHeatmapCodec()
+    heatmaps = realistic_heatmaps(np.random.default_rng(2), 6, 17, 64, 48)
+    keypoints, scores = codec.decode(heatmaps)
+    assert keypoints.shape == (6, 17, 2) and scores.shape == (6, 17)
+    for person in range(6):
+        ref, ref_scores = reference_decode(heatmaps[person], codec.blur_kernel_size)
+        np.testing.assert_allclose(keypoints[person] * codec.to_heatmap, ref, atol=1e-4)
+        np.testing.assert_allclose(scores[person], ref_scores, rtol=1e-6)
+
+
+def test_decode_accepts_single_person_and_torch_and_degenerate_maps():
+    codec = UDPHeatmapCodec()
+    heatmaps = realistic_heatmaps(np.random.default_rng(3), 2, 5, 64, 48)
+    batch, batch_scores = codec.decode(heatmaps)
+    single, single_scores = codec.decode(heatmaps[1])
+    np.testing.assert_allclose(single, batch[1])
+    from_torch, _ = codec.decode(torch.from_numpy(heatmaps))
+    np.testing.assert_allclose(from_torch, batch)
+    flat, flat_scores = codec.decode(np.zeros((1, 2, 64, 48), np.float32))
+    assert np.all(np.isfinite(flat)) and np.all(flat_scores == 0)
+    noise, _ = codec.decode(np.random.default_rng(4).random((3, 4, 64, 48)).astype(np.float32))
+    assert np.all(np.isfinite(noise))
+
+
+def test_flip_heatmaps_undoes_a_horizontal_input_flip():
+    schema = get_preset("coco17")
+    codec = UDPHeatmapCodec()
+    rng = np.random.default_rng(5)
+    points = rng.uniform([5, 5], [186, 250], size=(17, 2))
+    original, _ = codec.encode(points, np.ones(17))
+    mirrored = points.copy()
+    mirrored[:, 0] = 191 - mirrored[:, 0]  # the input image flipped: x -> (w - 1) - x
+    flipped_input, _ = codec.encode(mirrored[schema.flip_index], np.ones(17))  # what the model predicts
+    back = flip_heatmaps(torch.from_numpy(flipped_input[None]), schema.flip_index)
+    np.testing.assert_allclose(back[0].numpy(), original, atol=1e-6)
+
+
+def test_input_to_image_inverts_the_udp_warp():
+    rng = np.random.default_rng(6)
+    centers, scales = rng.uniform(100, 500, (4, 2)), rng.uniform(50, 300, (4, 2))
+    points = rng.uniform(0, 191, (4, 17, 2))
+    ours = input_to_image(points, centers, scales, (256, 192))
+    for i in range(4):
+        inverse = invert_affine(udp_warp_matrix(centers[i], scales[i], 0.0, (256, 192)))
+        np.testing.assert_allclose(ours[i], transform_points(points[i], inverse), atol=1e-9)
+    corners = input_to_image(np.array([[[0.0, 0.0], [191.0, 255.0]]]), centers[:1], scales[:1], (256, 192))
+    np.testing.assert_allclose(corners[0], [centers[0] - scales[0] / 2, centers[0] + scales[0] / 2])

@@ -1,0 +1,105 @@
+"""Data specs: "sample", a COCO .json, an Ultralytics-like data YAML (relative paths, shorthand, schema
+overrides) and clear ConfigErrors for bad YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posekit.data.config import DataConfig, resolve_data
+from posekit.data.schema import get_preset
+from posekit.errors import ConfigError
+
+
+def _yaml(folder: Path, text: str) -> Path:
+    path = folder / "data.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_json_spec(shared_data: Path) -> None:
+    path = shared_data / "coco/test_coco.json"
+    config = resolve_data(path)
+    assert config.train == config.val and config.train.json_path == path and config.source == path
+    assert config.load_split("val").schema.name == "coco17"
+    with pytest.raises(ConfigError, match="'train' or 'val'"):
+        config.load_split("test")
+
+
+def test_yaml_relative_paths_and_overrides(shared_data: Path, tmp_path: Path) -> None:
+    root = shared_data.resolve()
+    path = _yaml(
+        tmp_path,
+        f"path: {root}\n"
+        "train: {json: coco/test_coco.json, images: coco}\n"
+        "val: onehand10k/test_onehand10k.json\n"
+        "schema: {sigmas: [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05,"
+        " 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]}\n",
+    )
+    config = resolve_data(path)
+    assert config.train.json_path == root / "coco/test_coco.json" and config.train.images == root / "coco"
+    assert config.val.images is None  # found next to the JSON
+    train = config.load_split("train")
+    assert train.schema.sigmas == [0.05] * 17 and train.schema.names == get_preset("coco17").names
+    with pytest.raises(ConfigError, match="sigmas has 17 values but there are 21"):
+        config.load_split("val")  # the override does not fit the hand file
+
+
+def test_yaml_relative_to_its_folder_and_named_schema(shared_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "ann.json").write_text((shared_data / "ap10k/test_ap10k.json").read_text())
+    path = _yaml(
+        tmp_path,
+        f"val: {{json: ann.json, images: {shared_data / 'ap10k'}}}\n"
+        "schema: {preset: coco17, name: renamed}\n",
+    )
+    config = resolve_data(tmp_path)  # a folder with data.yaml
+    assert config.train is None and config.val.json_path == tmp_path / "ann.json" and config.source == path
+    ds = config.load_split("val")
+    assert ds.schema.name == "renamed" and ds.schema.names[0] == "nose"
+    with pytest.raises(ConfigError, match="has no 'train' split"):
+        config.load_split("train")
+    names = [f"j{i}" for i in range(15)] + ["left_paw", "right_paw"]
+    _yaml(
+        tmp_path,
+        f"val: {{json: ann.json, images: {shared_data / 'ap10k'}}}\nschema:\n  names: ["
+        + ", ".join(names)
+        + "]\n",
+    )
+    assert resolve_data(path).load_split("val").schema.flip_pairs == [(15, 16)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train: [unclosed\n", "invalid YAML at line 2"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("trian: a.json\n", "trian: Extra inputs are not permitted"),
+        ("train: {images: x}\n", "train.json: Field required"),
+        ("train: a.json\nschema: {preset: coco18}\n", "unknown preset 'coco18'"),
+        ("schema: {preset: coco17}\n", "names no split"),
+        ("train: a.json\nwholebody: maybe\n", "wholebody"),
+    ],
+)
+def test_bad_yaml(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")) as caught:
+        resolve_data(_yaml(tmp_path, text))
+    assert str(tmp_path / "data.yaml") in str(caught.value)
+
+
+def test_bad_specs(tmp_path: Path, shared_data: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        resolve_data(tmp_path / "missing.json")
+    (tmp_path / "x.txt").write_text("")
+    with pytest.raises(ConfigError, match="neither a .json nor a .yaml"):
+        resolve_data(tmp_path / "x.txt")
+    with pytest.raises(ConfigError, match="--images applies to a .json only"):
+        resolve_data(_yaml(tmp_path, "train: a.json\n"), images=tmp_path)
+
+
+def test_sample_spec(monkeypatch: pytest.MonkeyPatch, sample_data: Path) -> None:
+    monkeypatch.setattr("posekit.data.config.sample_data_path", lambda: sample_data)
+    config = resolve_data("sample")
+    assert isinstance(config, DataConfig) and config.source == sample_data
+    assert resolve_data(config) is config
+    assert len(config.load_split("val").images) == 8
