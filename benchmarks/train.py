@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import statistics
 import tempfile
@@ -53,7 +54,9 @@ def _bare_step(net: VitPoseForPoseEstimation, optimizer: torch.optim.Optimizer, 
     optimizer.zero_grad(set_to_none=True)
 
 
-def throughput(preset: str, input_size: str, batch_size: int, steps: int, rounds: int, project: Path) -> dict:
+def throughput(
+    preset: str, input_size: str, batch_size: int, rounds: int, min_round_s: float, project: Path
+) -> dict:
     cfg = build_config(
         data="sample",
         model=preset,
@@ -73,20 +76,25 @@ def throughput(preset: str, input_size: str, batch_size: int, steps: int, rounds
     bare.load_state_dict(trainer.unwrapped.net.state_dict())
     bare_opt = torch.optim.AdamW(bare.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch = {k: v.to(trainer.accelerator.device) for k, v in _batch(trainer, batch_size).items()}
-    times: dict[str, list[float]] = {"posekit": [], "bare": []}
+    steps_of = {
+        "posekit": lambda: trainer.train_step(batch),
+        "bare": lambda: _bare_step(bare, bare_opt, batch),
+    }
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    for r in range(rounds + 1):  # round 0 warms up both
-        for name, step in (
-            ("posekit", lambda: trainer.train_step(batch)),
-            ("bare", lambda: _bare_step(bare, bare_opt, batch)),
-        ):
+    t0 = time.perf_counter()
+    for step in steps_of.values():  # warm-up, and the length of a step
+        step()
+    sync()
+    steps = max(1, math.ceil(min_round_s / ((time.perf_counter() - t0) / 2)))
+    times: dict[str, list[float]] = {"posekit": [], "bare": []}
+    for _ in range(rounds):  # alternating rounds: a busy machine slows both alike
+        for name, step in steps_of.items():
             sync()
             t0 = time.perf_counter()
             for _ in range(steps):
                 step()
             sync()
-            if r:
-                times[name].append((time.perf_counter() - t0) / steps)
+            times[name].append((time.perf_counter() - t0) / steps)
     ours, theirs = statistics.median(times["posekit"]), statistics.median(times["bare"])
     return {
         "preset": preset,
@@ -118,23 +126,23 @@ def main() -> None:
     presets = [("vitpose-t-simple", "128x96", 16), ("vitpose-t", "128x96", 16), ("vitpose-s", "256x192", 8)]
     if not args.quick:
         presets.append(("vitpose-b", "256x192", 8))
-    steps, rounds = (2, 2) if args.quick else (2, 3)
+    rounds, min_round_s = (2, 0.5) if args.quick else (5, 2.0)
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.only != "curve":
-            speed_table(presets, steps, rounds, Path(tmp))
+            speed_table(presets, rounds, min_round_s, Path(tmp))
         if args.only == "speed":
             return
         rows, setup, total = learning_curve(Path(tmp), 3 if args.quick else None)
     curve_table(rows, setup, total, load_start)
 
 
-def speed_table(presets: list[tuple[str, str, int]], steps: int, rounds: int, project: Path) -> None:
+def speed_table(presets: list[tuple[str, str, int]], rounds: int, min_round_s: float, project: Path) -> None:
     table = Table(title="(a) training samples/s, posekit engine vs bare transformers loop (same batch)")
     for column in ("preset", "input", "batch", "params (M)", "posekit", "bare loop", "ratio"):
         table.add_column(column, justify="left" if column in ("preset", "input") else "right")
     for preset, size, batch in presets:
-        r = throughput(preset, size, batch, steps, rounds, project)
+        r = throughput(preset, size, batch, rounds, min_round_s, project)
         speeds = f"posekit {r['posekit']:.2f}, bare {r['bare']:.2f} samples/s"
         console.print(f"{preset}: {speeds} ({r['ratio']:.2f}x)")
         table.add_row(

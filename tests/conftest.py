@@ -34,3 +34,15 @@ def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("sample")
     return generate_sample(out, num_train=24, num_val=8, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random ViTPose-T (64x48 input keeps CPU tests fast) saved as a posekit model directory."""
+    import torch
+
+    from posekit.models.vitpose import load_model
+
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("model") / "vitpose-t"
+    return load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(directory)

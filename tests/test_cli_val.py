@@ -32,16 +32,6 @@ def _metrics_path(output: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random ViTPose-T (64x48 input to keep CPU tests fast) saved as a posekit model directory."""
-    from posekit.models.vitpose import load_model
-
-    directory = tmp_path_factory.mktemp("model") / "vitpose-t"
-    load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(directory)
-    return directory
-
-
 def test_val_predictions_file_without_model(tmp_path, shared_data, monkeypatch, capsys) -> None:
     data = shared_data / "coco" / "test_coco.json"
     gt = json.loads(data.read_text())
@@ -81,14 +71,16 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, monkeypatch, 
     assert code == 0 and _metrics_path(output).parent.name == "exp2"
 
 
-def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model, monkeypatch, capsys) -> None:
+def test_val_model_with_ground_truth_boxes(
+    tmp_path, shared_data, tiny_model_dir, monkeypatch, capsys
+) -> None:
     data = shared_data / "coco" / "test_coco.json"
     code, output = _run(
         monkeypatch,
         capsys,
         "val",
         "--model",
-        tiny_model,
+        tiny_model_dir,
         "--data",
         data,
         "--project",
@@ -111,14 +103,14 @@ def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model, mo
     assert (path.parent / "worst_people.jpg").is_file() and (path.parent / "per_keypoint.png").is_file()
 
 
-def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model, monkeypatch, capsys) -> None:
+def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, monkeypatch, capsys) -> None:
     coco = shared_data / "coco"
     code, output = _run(
         monkeypatch,
         capsys,
         "val",
         "--model",
-        tiny_model,
+        tiny_model_dir,
         "--data",
         coco / "test_coco.json",
         "--boxes",

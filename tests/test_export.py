@@ -16,21 +16,13 @@ from posekit.models.vitpose import load_model
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    return load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(
-        tmp_path_factory.mktemp("vitpose_t")
-    )
+def exported(tiny_model_dir):
+    return posekit.export(tiny_model_dir, dynamic_batch=True)
 
 
-@pytest.fixture(scope="module")
-def exported(model_dir):
-    return posekit.export(model_dir, dynamic_batch=True)
-
-
-def test_dynamic_batch_export_matches_pytorch(model_dir, exported):
-    assert exported.path == model_dir / "model.onnx" and exported.max_abs_diff < 1e-4
-    reference = load_model(model_dir).eval()
+def test_dynamic_batch_export_matches_pytorch(tiny_model_dir, exported):
+    assert exported.path == tiny_model_dir / "model.onnx" and exported.max_abs_diff < 1e-4
+    reference = load_model(tiny_model_dir).eval()
     runner = OnnxRunner(exported.path)
     x = np.random.default_rng(0).standard_normal((5, 3, 64, 48)).astype(np.float32)
     with torch.no_grad():
@@ -44,9 +36,9 @@ def test_dynamic_batch_export_matches_pytorch(model_dir, exported):
     np.testing.assert_allclose(runner.mean, reference.mean, rtol=1e-6)
 
 
-def test_onnx_predict_gives_the_pytorch_results(model_dir, exported, shared_data):
+def test_onnx_predict_gives_the_pytorch_results(tiny_model_dir, exported, shared_data):
     boxes = shared_data / "coco/test_coco_det_AP_H_56.json"
-    torch_results = posekit.load(model_dir, device="cpu").predict(shared_data / "coco", boxes=boxes)
+    torch_results = posekit.load(tiny_model_dir, device="cpu").predict(shared_data / "coco", boxes=boxes)
     onnx_results = posekit.load(exported.path).predict(shared_data / "coco", boxes=boxes)
     for a, b in zip(torch_results, onnx_results, strict=True):
         np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-4)
@@ -54,24 +46,24 @@ def test_onnx_predict_gives_the_pytorch_results(model_dir, exported, shared_data
         assert np.median(np.abs(a.keypoints - b.keypoints)) < 0.05
 
 
-def test_fixed_batch_and_half_exports(model_dir, tmp_path):
-    fixed = posekit.export(model_dir, output=tmp_path / "b2.onnx", batch=2)
+def test_fixed_batch_and_half_exports(tiny_model_dir, tmp_path):
+    fixed = posekit.export(tiny_model_dir, output=tmp_path / "b2.onnx", batch=2)
     runner = OnnxRunner(fixed.path)
     assert runner.fixed_batch == 2
     x = np.random.default_rng(1).standard_normal((3, 3, 64, 48)).astype(np.float32)  # padded to 2 + 2
     with torch.no_grad():
-        expected = load_model(model_dir).eval()(torch.from_numpy(x)).numpy()
+        expected = load_model(tiny_model_dir).eval()(torch.from_numpy(x)).numpy()
     assert np.abs(runner(x) - expected).max() < 1e-4
-    half = posekit.export(model_dir, output=tmp_path / "half.onnx", half=True)
+    half = posekit.export(tiny_model_dir, output=tmp_path / "half.onnx", half=True)
     assert half.max_abs_diff < 1e-2 and half.path.stat().st_size < 0.6 * fixed.path.stat().st_size
     assert OnnxRunner(half.path)(x[:1]).dtype == np.float32
 
 
-def test_export_errors(model_dir, tmp_path):
+def test_export_errors(tiny_model_dir, tmp_path):
     with pytest.raises(ConfigError, match="format"):
-        posekit.export(model_dir, format="tflite")
+        posekit.export(tiny_model_dir, format="tflite")
     with pytest.raises(ConfigError, match=".onnx"):
-        posekit.export(model_dir, output=tmp_path / "model.bin")
+        posekit.export(tiny_model_dir, output=tmp_path / "model.bin")
     with pytest.raises(ModelError, match="does not exist"):
         posekit.load(tmp_path / "missing.onnx")
     plain = tmp_path / "plain.onnx"
@@ -80,14 +72,14 @@ def test_export_errors(model_dir, tmp_path):
         posekit.load(plain)
 
 
-def test_cli_export(model_dir, tmp_path):
+def test_cli_export(tiny_model_dir, tmp_path):
     from typer.testing import CliRunner
 
     from posekit.cli.app import app
 
     out = tmp_path / "cli.onnx"
     result = CliRunner().invoke(
-        app, ["export", "--model", str(model_dir), "--output", str(out), "--dynamic-batch"]
+        app, ["export", "--model", str(tiny_model_dir), "--output", str(out), "--dynamic-batch"]
     )
     assert result.exit_code == 0, result.output
     assert out.is_file() and "max |heatmap diff|" in result.output and "batch dynamic" in result.output

@@ -15,23 +15,14 @@ from posekit.data.transforms import box_to_center_scale
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.predictor import parse_conf
 from posekit.inference.video import VideoReader, VideoWriter
-from posekit.models.vitpose import load_model
 
 POSETRACK_VIDEO = "posetrack18/videos/000001_mpiinew_test/000001_mpiinew_test.mp4"
 COCO_DETS = "coco/test_coco_det_AP_H_56.json"
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    return load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(
-        tmp_path_factory.mktemp("vitpose_t")
-    )
-
-
-@pytest.fixture(scope="module")
-def predictor(model_dir):
-    return posekit.load(model_dir, device="cpu")
+def predictor(tiny_model_dir):
+    return posekit.load(tiny_model_dir, device="cpu")
 
 
 def figure_frames(num_frames=12, size=(480, 640), seed=0):
@@ -312,7 +303,7 @@ def test_video_writer_discards_a_failed_video(tmp_path):
 
 
 # ---------------------------------------------------------------------- CLI
-def test_cli_predict_writes_a_run_and_reports_errors(model_dir, tmp_path):
+def test_cli_predict_writes_a_run_and_reports_errors(tiny_model_dir, tmp_path):
     from typer.testing import CliRunner
 
     from posekit.cli.app import app
@@ -321,7 +312,7 @@ def test_cli_predict_writes_a_run_and_reports_errors(model_dir, tmp_path):
     images.mkdir()
     for i, (image, _) in enumerate(figure_frames(2)):
         cv2.imwrite(str(images / f"{i:03d}.jpg"), image)
-    args = ["predict", "--model", str(model_dir), "--source", str(images), "--boxes", "full"]
+    args = ["predict", "--model", str(tiny_model_dir), "--source", str(images), "--boxes", "full"]
     result = CliRunner().invoke(app, [*args, "--project", str(tmp_path / "runs"), "--name", "demo"])
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "predict" / "demo"

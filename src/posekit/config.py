@@ -144,10 +144,6 @@ class TrainConfig(BaseModel):
             )
         return value
 
-    @property
-    def uses_sample(self) -> bool:
-        return self.data in (None, "sample")
-
     def to_yaml(self) -> str:
         """The configuration as YAML (sizes written as ``HxW``), loadable with ``--config``."""
         data = self.model_dump()

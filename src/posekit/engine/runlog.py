@@ -169,7 +169,8 @@ class RunLog:
             self.writer.close()
         self.print(f"Done in {summary['train_time_s'] / 60:.1f} min. Results in {self.run_dir}")
         if summary["final_ap"] is not None:
-            self.print(f"Best AP {summary['best_ap']:.4f} at epoch {summary['best_epoch']} -> {summary['best']}")
+            best = f"Best AP {summary['best_ap']:.4f} at epoch {summary['best_epoch']}"
+            self.print(f"{best} -> {summary['best']}")
             self.print(f"[bold]Final AP {summary['final_ap']:.4f}[/]")
 
     def _write_jpg(self, name: str, image_rgb: np.ndarray) -> None:
