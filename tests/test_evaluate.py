@@ -214,3 +214,27 @@ def test_val_argument_errors(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA GPU"):
             val(predictions=tmp_path / "p.json", device="cuda")
+
+
+def test_pckh_uses_the_head_boxes_of_posetrack(tmp_path: Path, shared_data: Path) -> None:
+    data = shared_data / "posetrack18" / "annotations" / "test_posetrack18_val.json"
+    gt = load_coco(data).to_coco_dict()
+    assert any("bbox_head" in a for a in gt["annotations"])
+    predictions = []
+    for a in gt["annotations"]:
+        keypoints = np.array(a["keypoints"], float).reshape(-1, 3)
+        x, y, w, h = a["bbox"]
+        keypoints[keypoints[:, 2] == 0, :2] = x + w / 2, y + h / 2  # a model places every keypoint
+        keypoints[:, 2] = 1.0
+        predictions.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": 1,
+                "keypoints": keypoints.ravel().tolist(),
+                "score": 1.0,
+            }
+        )
+    (tmp_path / "perfect.json").write_text(json.dumps(predictions))
+    metrics = val(data=data, predictions=tmp_path / "perfect.json", project=tmp_path, verbose=False)
+    assert metrics["pckh"]["value"] == 1.0
+    assert "bbox_head" in metrics["pckh"]["normaliser"]

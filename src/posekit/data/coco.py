@@ -171,6 +171,7 @@ class KeypointDataset:
                     "iscrowd": int(a.iscrowd),
                     "num_keypoints": int(a.num_keypoints),
                     "keypoints": [v for kp in flat for v in kp],
+                    **({"bbox_head": a.extra["bbox_head"]} if "bbox_head" in a.extra else {}),
                 }
             )
         category = {
