@@ -185,3 +185,11 @@ def test_input_to_image_inverts_the_udp_warp():
         np.testing.assert_allclose(ours[i], transform_points(points[i], inverse), atol=1e-9)
     corners = input_to_image(np.array([[[0.0, 0.0], [191.0, 255.0]]]), centers[:1], scales[:1], (256, 192))
     np.testing.assert_allclose(corners[0], [centers[0] - scales[0] / 2, centers[0] + scales[0] / 2])
+
+
+def test_flip_heatmaps_is_the_same_for_numpy_and_torch() -> None:
+    heatmaps = np.random.default_rng(0).random((2, 3, 4, 5)).astype(np.float32)
+    flip_index = [0, 2, 1]
+    expected = flip_heatmaps(torch.from_numpy(heatmaps), flip_index).numpy()
+    np.testing.assert_array_equal(flip_heatmaps(heatmaps, flip_index), expected)
+    np.testing.assert_array_equal(expected[:, 1, :, 0], heatmaps[:, 2, :, -1])

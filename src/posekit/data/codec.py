@@ -9,9 +9,13 @@ people and keypoints at once, because mmpose loops over them in Python (slow for
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import cv2
 import numpy as np
 import torch
+
+HeatmapArray = TypeVar("HeatmapArray", np.ndarray, torch.Tensor)
 
 
 def blur_kernel_size_for(sigma: float) -> int:
@@ -157,12 +161,15 @@ class UDPHeatmapCodec:
         return stencil * factor[:, None, None]
 
 
-def flip_heatmaps(heatmaps: torch.Tensor, flip_index: np.ndarray | list[int]) -> torch.Tensor:
-    """Map heatmaps predicted on a horizontally flipped input back to the original (flip test).
+def flip_heatmaps(heatmaps: HeatmapArray, flip_index: np.ndarray | list[int]) -> HeatmapArray:
+    """Map heatmaps (torch or numpy, ``(..., K, h, w)``) predicted on a horizontally flipped input back
+    to the original (flip test).
 
     Under UDP the flip is exact in pixel space (``x -> (w-1) - x``), so this is a plain mirror plus
     the left/right channel swap, with no one-pixel shift.
     """
+    if isinstance(heatmaps, np.ndarray):
+        return heatmaps[..., np.asarray(flip_index), :, ::-1]
     index = torch.as_tensor(np.asarray(flip_index), dtype=torch.long, device=heatmaps.device)
     return heatmaps.flip(-1).index_select(-3, index)
 

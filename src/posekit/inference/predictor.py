@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from posekit.data.codec import UDPHeatmapCodec, input_to_image
+from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
 from posekit.data.schema import KeypointSchema
 from posekit.data.transforms import box_to_center_scale, udp_warp_matrix, warp_image
 from posekit.engine.postprocess import rescore
@@ -305,7 +305,7 @@ class Predictor:
             heatmaps = self.runner(np.ascontiguousarray(pixel_values))
             if flip:
                 flipped = self.runner(np.ascontiguousarray(pixel_values[..., ::-1]))
-                heatmaps = 0.5 * (heatmaps + flipped[:, self.schema.flip_index, :, ::-1])
+                heatmaps = 0.5 * (heatmaps + flip_heatmaps(flipped, self.schema.flip_index))
             kp, sc = self.codec.decode(heatmaps)
             points.append(input_to_image(kp, centers[idx], scales[idx], (height, width)))
             scores.append(sc)
