@@ -467,25 +467,31 @@ class _Parser:
                 )
         return good
 
+    def _record_id(self, section: str, i: int, record: Any, noun: str, wanted: str) -> int | None:
+        """The integer ``id`` of ``section[i]``, or None after reporting why the record is unusable."""
+        if not isinstance(record, dict):
+            self.error(
+                f"{section}[{i}] is not an object", f"make every {noun} an object", field=f"{section}[{i}]"
+            )
+            return None
+        record_id = record.get("id")
+        if not _is_int(record_id):
+            self.error(
+                f"{section}[{i}] has no integer 'id' (got {record_id!r})",
+                f"give every {noun} {wanted}",
+                field=f"{section}[{i}].id",
+            )
+            return None
+        return int(record_id)
+
     # ----------------------------------------------------------------------------- images
     def _images(self, raw_images: list[Any]) -> tuple[Path, dict[int, ImageInfo]]:
         records: list[tuple[int, str, int, int, dict[str, Any]]] = []
         seen: set[int] = set()
         for i, im in enumerate(raw_images):
-            if not isinstance(im, dict):
-                self.error(
-                    f"images[{i}] is not an object", "make every image an object", field=f"images[{i}]"
-                )
+            image_id = self._record_id("images", i, im, "image", "an integer id")
+            if image_id is None:
                 continue
-            image_id = im.get("id")
-            if not _is_int(image_id):
-                self.error(
-                    f"images[{i}] has no integer 'id' (got {image_id!r})",
-                    "give every image an integer id",
-                    field=f"images[{i}].id",
-                )
-                continue
-            image_id = int(image_id)
             if image_id in seen:
                 self.error(
                     f"duplicate image id {image_id}",
@@ -584,22 +590,9 @@ class _Parser:
         no_area = 0
         default_cat = next(iter(used))
         for i, ann in enumerate(raw):
-            if not isinstance(ann, dict):
-                self.error(
-                    f"annotations[{i}] is not an object",
-                    "make every annotation an object",
-                    field=f"annotations[{i}]",
-                )
+            ann_id = self._record_id("annotations", i, ann, "annotation", "a unique integer id")
+            if ann_id is None:
                 continue
-            ann_id = ann.get("id")
-            if not _is_int(ann_id):
-                self.error(
-                    f"annotations[{i}] has no integer 'id' (got {ann_id!r})",
-                    "give every annotation a unique integer id",
-                    field=f"annotations[{i}].id",
-                )
-                continue
-            ann_id = int(ann_id)
             image_id = ann.get("image_id")
             if ann_id in seen:
                 self.error(
