@@ -1,5 +1,6 @@
 """The built-in synthetic sample: deterministic, passes posekit check, has occluded and out-of-image
-keypoints, large figures, left limbs in cool and right limbs in warm colours; cached once per version."""
+keypoints, large figures that overlap little, left limbs in cool and right limbs in warm colours; cached
+once per version."""
 
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ def test_sample_passes_check(sample_data: Path) -> None:
     assert (train["images"], val["images"]) == (24, 8) and train["schema"] == "coco17"
     assert set(train["people_per_image"]) <= {"1", "2", "3", "4"}
     assert train["box_size_px"]["p50"] >= 60
+
+
+def test_people_overlap_little(sample_data: Path) -> None:
+    """No person's box is mostly someone else's: a crop shows one main figure (touching is allowed)."""
+    ds = resolve_data(sample_data).load_split("train")
+    by_image: dict[int, list[np.ndarray]] = {}
+    for a in ds.annotations:
+        x, y, w, h = a.bbox
+        by_image.setdefault(a.image_id, []).append(np.array([x, y, x + w, y + h]))
+    shares = []
+    for boxes in by_image.values():
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                iw, ih = np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2])
+                smaller = min(np.prod(a[2:] - a[:2]), np.prod(b[2:] - b[:2]))
+                shares.append(max(iw, 0) * max(ih, 0) / smaller)
+    assert len(shares) > 10 and max(shares) <= 0.3
 
 
 def test_sample_content(sample_data: Path) -> None:

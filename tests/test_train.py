@@ -187,3 +187,20 @@ def test_patience_stops_early_and_a_resume_stays_stopped(
     summary = posekit.train(data=str(sample_data), project=str(tmp_path), **settings)
     assert summary["stopped_early"] and summary["epochs"] == 3 and summary["best_epoch"] == 1
     assert posekit.train(resume=summary["run_dir"])["epochs"] == 3
+
+
+def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path) -> None:
+    """A model whose heatmaps are not input/4 (patch 8: input/2) trains on targets of its own size."""
+    from transformers import VitPoseForPoseEstimation
+
+    from posekit.data.schema import get_preset
+    from posekit.models.vitpose import PRESETS, PoseModel
+
+    config = PRESETS["vitpose-t-simple"].config(17, (64, 48))
+    config.backbone_config.patch_size = [8, 8]
+    model = PoseModel(VitPoseForPoseEstimation(config), get_preset("coco17"))
+    assert model.heatmap_size == (32, 24)
+    directory = model.save(tmp_path / "patch8")
+    settings = {**TINY, "model": str(directory), "epochs": 1, "input_size": None, "pretrained": None}
+    summary = posekit.train(data=str(sample_data), project=str(tmp_path), name="p8", **settings)
+    assert summary["epochs"] == 1 and summary["final_ap"] >= 0

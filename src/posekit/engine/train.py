@@ -135,6 +135,7 @@ class Trainer:
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
 
     def _resolve_batch_and_schedule(self) -> None:
+        from posekit.data.codec import UDPHeatmapCodec
         from posekit.data.dataset import TopDownDataset
         from posekit.data.transforms import AugmentConfig
 
@@ -144,6 +145,7 @@ class Trainer:
             input_size=cfg.input_size,
             augment=AugmentConfig(**cfg.augment),
             seed=cfg.seed,
+            codec=UDPHeatmapCodec(cfg.input_size, self.model.heatmap_size),
             train=True,
         )
         if len(self.train_set) == 0:
