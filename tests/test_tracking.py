@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from posekit.data.schema import get_preset
 from posekit.errors import ConfigError
-from posekit.inference.tracking import ByteTracker, OKSTracker, make_tracker
+from posekit.inference.tracking import ByteTracker, OKSTracker, auto_tracker_kind, box_iou, make_tracker
 
 SIGMAS = get_preset("coco17").sigmas_array
 TEMPLATE = np.random.default_rng(0).uniform([0, 0], [60, 150], size=(17, 2))  # a person's joints in its box
@@ -87,3 +89,27 @@ def test_oks_tracker_matches_on_visible_joints_only():
 def test_unknown_tracker_is_a_config_error():
     with pytest.raises(ConfigError, match="bytetrack"):
         make_tracker("sort", 30.0, SIGMAS)
+
+
+def test_box_iou():
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], float)
+    b = np.array([[5, 5, 15, 15], [0, 0, 10, 10], [20, 20, 30, 30]], float)
+    expected = [[25 / 175, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    np.testing.assert_allclose(box_iou(a, b), expected)
+
+
+def test_without_the_track_extra_auto_tracking_falls_back_to_oks(monkeypatch, caplog):
+    """``trackers`` is optional (it brings the GUI OpenCV): auto picks OKS with a warning, an explicit
+    'bytetrack' is one clear error naming the extra."""
+    assert auto_tracker_kind("detector") == "bytetrack" and auto_tracker_kind("given") == "oks"
+    monkeypatch.setitem(sys.modules, "trackers", None)  # find_spec() then reports it missing
+    with caplog.at_level("WARNING"):
+        assert auto_tracker_kind("detector") == "oks"
+    assert "posekit[track]" in caplog.text
+    with pytest.raises(ConfigError, match=r"posekit\[track\]"):
+        make_tracker("bytetrack", 30.0, SIGMAS)
+    tracker = make_tracker("oks", 30.0, SIGMAS)
+    boxes = np.array([[10, 10, 50, 100]], float)
+    keypoints = np.random.default_rng(0).uniform(10, 50, (1, 17, 2))
+    ids = [tracker.update(boxes + t, np.ones(1), keypoints + t, np.ones((1, 17)))[0] for t in range(3)]
+    assert ids == [1, 1, 1]

@@ -63,7 +63,7 @@ def predict_command(
     ] = True,
     track: Annotated[bool, typer.Option("--track", help="Track ids across video frames.")] = False,
     tracker: Annotated[
-        Tracker, typer.Option(help="auto: ByteTrack on detector boxes, OKS matching on given/full boxes.")
+        Tracker, typer.Option(help="auto: ByteTrack on detector boxes (posekit[track]), else OKS matching.")
     ] = Tracker.auto,
     smooth: Annotated[
         Smooth | None,

@@ -23,7 +23,7 @@ from posekit.inference.boxes import BoxesLike, BoxProvider
 from posekit.inference.results import PoseResult
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
-from posekit.inference.tracking import make_tracker
+from posekit.inference.tracking import auto_tracker_kind, make_tracker
 
 SmoothMode = Literal["online", "offline"]
 
@@ -154,7 +154,8 @@ class Predictor:
           with ``detect(images) -> [(xywh, scores)]`` (default ``PekingU/rtdetr_r50vd_coco_o365``);
           ``det_conf``: minimum person box score (detector or boxes file).
         - ``batch``: crops per model call (and frames read ahead).
-        - ``track``: ``True`` (ByteTrack on detector boxes, else OKS matching), ``"bytetrack"``, ``"oks"``.
+        - ``track``: ``True`` (ByteTrack on detector boxes when ``posekit[track]`` is installed,
+          else OKS matching), ``"bytetrack"``, ``"oks"``.
         - ``smooth``: ``"online"`` (One-Euro, ``one_euro``) or ``"offline"`` (gap filling + Savitzky-Golay,
           ``savgol``; reads the source twice); implies tracking.
         - ``stream``: return a generator (default for videos/webcams, so memory stays flat) or a list.
@@ -225,9 +226,7 @@ class Predictor:
     ) -> Iterator[PoseResult]:
         tracker = None
         if track:
-            kind = (
-                track if isinstance(track, str) else ("bytetrack" if provider.kind == "detector" else "oks")
-            )
+            kind = track if isinstance(track, str) else auto_tracker_kind(provider.kind)
             tracker = make_tracker(kind, src.fps, self.schema.sigmas_array, thresholds, provider.det_conf)
         frames_per_chunk = 1 if src.kind == "webcam" else batch
         count = 0

@@ -4,10 +4,16 @@ ByteTrack associates boxes by IoU with Kalman-predicted tracks and recovers low-
 the right tool when boxes come from a detector. When boxes are given or ``full`` (every frame the
 same box), boxes carry no identity, so people are matched by the OKS of their keypoints with the
 tracks' last keypoints (Hungarian assignment, scipy) — the PoseTrack "pose flow" baseline.
+
+``trackers`` is the optional extra ``posekit[track]``: it requires the GUI build of OpenCV, whose
+``cv2`` replaces the headless one and needs libGL, which headless servers and slim containers lack.
+Without it, automatic tracking falls back to OKS matching (with one warning).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from typing import Literal, Protocol
 
 import numpy as np
@@ -16,7 +22,10 @@ from scipy.optimize import linear_sum_assignment
 from posekit.errors import ConfigError
 from posekit.metrics.oks import oks
 
+logger = logging.getLogger(__name__)
+
 TrackerKind = Literal["bytetrack", "oks"]
+TRACK_EXTRA = 'pip install "posekit[track]"'
 
 
 class PoseTracker(Protocol):
@@ -125,13 +134,11 @@ class OKSTracker:
     def _similarity(self, boxes: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
         """(people, tracks) OKS over the joints both sides see, with the track's last box area as scale;
         box IoU where they share no visible joint (e.g. a low-confidence frame)."""
-        from trackers.utils.iou import IoU
-
         both = visible[:, None] & np.stack(self._visible)[None]
         areas = np.asarray(self._areas)[None, :]
         similarity = oks(keypoints[:, None], np.stack(self._keypoints)[None], areas, self.sigmas, both)
         track_boxes = np.stack(self._boxes)
-        iou = IoU().compute(_xyxy(boxes), _xyxy(track_boxes))
+        iou = box_iou(_xyxy(boxes), _xyxy(track_boxes))
         return np.where(both.any(axis=-1), similarity, iou)
 
     def _set(self, t: int, box: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> None:
@@ -148,6 +155,31 @@ def _xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
     return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``(N, M)`` of xyxy boxes ``a (N, 4)`` and ``b (M, 4)``."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=-1), np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def bytetrack_available() -> bool:
+    """Whether the ``posekit[track]`` extra (trackers and supervision) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("trackers", "supervision"))
+
+
+def auto_tracker_kind(boxes_kind: str) -> TrackerKind:
+    """ByteTrack for detector boxes when ``posekit[track]`` is installed, OKS matching otherwise."""
+    if boxes_kind != "detector":
+        return "oks"
+    if bytetrack_available():
+        return "bytetrack"
+    logger.warning("ByteTrack is not installed (%s): tracking by keypoint OKS instead", TRACK_EXTRA)
+    return "oks"
+
+
 def make_tracker(
     kind: TrackerKind,
     fps: float,
@@ -158,6 +190,8 @@ def make_tracker(
     """``"bytetrack"`` for detector boxes (every box kept, i.e. scoring ``det_conf`` or more, may start a
     track), ``"oks"`` for given or full-image boxes (joints above ``conf`` are matched)."""
     if kind == "bytetrack":
+        if not bytetrack_available():
+            raise ConfigError(f"tracker 'bytetrack' needs the trackers package: {TRACK_EXTRA}, or use 'oks'")
         return ByteTracker(fps=fps, track_activation_threshold=det_conf, high_conf_det_threshold=det_conf)
     if kind == "oks":
         return OKSTracker(sigmas, conf=conf)

@@ -15,9 +15,24 @@ SIDE_COLOURS = {"left": (0, 220, 0), "right": (255, 140, 0), "center": (51, 153,
 BOX_COLOUR = (255, 255, 0)
 #: Track-id colours (RGB), picked by ``id % len``.
 TRACK_COLOURS = [
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (220, 190, 255),
+    (170, 110, 40),
+    (255, 250, 200),
+    (128, 0, 0),
+    (170, 255, 195),
+    (128, 128, 0),
+    (255, 215, 180),
 ]
 
 
@@ -147,8 +162,9 @@ def draw_crops_grid(
             if tile_scores is None and kps.shape[-1] >= 3:
                 tile_scores = kps[:, 2]
             xy = (kps[:, :2] + 0.5) * [tile_w / w, tile_h / h] - 0.5  # pixel centres, as cv2.resize
-            tile = draw_pose(tile, xy[None], None if tile_scores is None else np.asarray(tile_scores)[None],
-                             schema, conf)
+            tile = draw_pose(
+                tile, xy[None], None if tile_scores is None else np.asarray(tile_scores)[None], schema, conf
+            )
         if captions is not None and captions[i]:
             _label(tile, str(captions[i]), (0, 0), (255, 255, 255), max(2, round(max(tile_h, tile_w) / 200)))
         r, c = divmod(i, cols)
