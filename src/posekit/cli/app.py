@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from posekit.cli.check import check_command
 from posekit.cli.export import export_command
@@ -33,7 +34,9 @@ def main() -> None:
     try:
         app()
     except PosekitError as error:
-        Console(stderr=True).print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
+        # escaped: messages quote user text and names such as posekit[track] that rich would read as markup
+        message = f"[bold red]Error:[/] {escape(str(error))}"
+        Console(stderr=True).print(message, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         Console(stderr=True).print("Interrupted.")

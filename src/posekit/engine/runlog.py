@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -60,13 +61,15 @@ class RunLog:
         cfg = trainer.cfg
         params = sum(p.numel() for p in trainer.unwrapped.parameters())
         people = len(trainer.train_set)
+        model, data = escape(str(cfg.model)), escape(str(cfg.data or "the built-in sample"))
         self.print(
-            f"[bold]posekit train[/] {cfg.model} ({params / 1e6:.1f}M parameters, "
-            f"pretrained={cfg.pretrained}) on {cfg.data or 'the built-in sample'}: {people} training people, "
+            f"[bold]posekit train[/] {model} ({params / 1e6:.1f}M parameters, "
+            f"pretrained={cfg.pretrained}) on {data}: {people} training people, "
             f"{len(trainer.val_data.annotations)} val annotations, {trainer.schema.num_keypoints} keypoints\n"
             f"device {cfg.device} x{trainer.world}, amp {cfg.amp}, batch {cfg.batch_size}/process, "
             f"lr {cfg.lr:.3g} ({cfg.schedule}, {cfg.warmup} warm-up steps), input {cfg.input_size[0]}x"
-            f"{cfg.input_size[1]}, {cfg.epochs} epochs of {trainer.steps_per_epoch} steps -> {self.run_dir}"
+            f"{cfg.input_size[1]}, {cfg.epochs} epochs of {trainer.steps_per_epoch} steps -> "
+            f"{escape(str(self.run_dir))}"
         )
 
     @contextmanager
@@ -167,10 +170,10 @@ class RunLog:
             return
         if self.writer is not None:
             self.writer.close()
-        self.print(f"Done in {summary['train_time_s'] / 60:.1f} min. Results in {self.run_dir}")
+        self.print(f"Done in {summary['train_time_s'] / 60:.1f} min. Results in {escape(str(self.run_dir))}")
         if summary["final_ap"] is not None:
             best = f"Best AP {summary['best_ap']:.4f} at epoch {summary['best_epoch']}"
-            self.print(f"{best} -> {summary['best']}")
+            self.print(f"{best} -> {escape(str(summary['best']))}")
             self.print(f"[bold]Final AP {summary['final_ap']:.4f}[/]")
 
     def _write_jpg(self, name: str, image_rgb: np.ndarray) -> None:
