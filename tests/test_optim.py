@@ -103,3 +103,24 @@ def test_build_optimizer_uses_groups(model) -> None:
     optimizer = build_optimizer(model, lr=5e-4, weight_decay=0.1, layer_decay=0.75)
     assert isinstance(optimizer, torch.optim.AdamW)
     assert len(optimizer.param_groups) == len(param_groups(model, 5e-4, 0.1, 0.75))
+
+
+def test_fused_update_equals_the_reference_adamw(model) -> None:
+    """The fused optimiser makes torch's reference (per-tensor) AdamW update, group by group."""
+    import copy
+
+    start = copy.deepcopy(model)
+    ours, theirs = copy.deepcopy(model), copy.deepcopy(model)
+    fused = build_optimizer(ours, lr=5e-3, weight_decay=0.1, layer_decay=0.75)
+    reference = torch.optim.AdamW(param_groups(theirs, 5e-3, 0.1, 0.75), lr=5e-3, foreach=False, fused=False)
+    assert fused.defaults["fused"]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+            a.grad = torch.randn(a.shape, generator=generator)
+            b.grad = a.grad.clone()
+        fused.step()
+        reference.step()
+    for (name, a), b, s in zip(ours.named_parameters(), theirs.parameters(), start.parameters(), strict=True):
+        assert not torch.equal(a, s), name
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
