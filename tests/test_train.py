@@ -204,3 +204,16 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
     settings = {**TINY, "model": str(directory), "epochs": 1, "input_size": None, "pretrained": None}
     summary = posekit.train(data=str(sample_data), project=str(tmp_path), name="p8", **settings)
     assert summary["epochs"] == 1 and summary["final_ap"] >= 0
+
+
+def test_validation_flip_test_follows_the_training_flips(sample_data: Path, tmp_path: Path) -> None:
+    """Validation averages in the mirrored prediction only when training flips people."""
+    from posekit.engine.evaluate import evaluate_model
+
+    for name, augment, flip_test in (("flip", {}, True), ("noflip", {"flip_prob": 0.0}, False)):
+        trainer = _trainer(sample_data, tmp_path, name=name, augment=augment)
+        model, data, batch = trainer.unwrapped, trainer.val_data, trainer.micro_batch
+        expected = evaluate_model(model, data, flip_test=flip_test, batch_size=batch, device="cpu")
+        other = evaluate_model(model, data, flip_test=not flip_test, batch_size=batch, device="cpu")
+        results = trainer.validate()["results"]
+        assert results == expected.results and results != other.results, name

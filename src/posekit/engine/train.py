@@ -338,8 +338,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, Any]:
-        """OKS AP on the val split with ground-truth boxes, computed by the main process and shared:
-        ``summary`` (scalars), ``keypoints`` (per-keypoint rows, weakest first), ``results`` (COCO)."""
+        """OKS AP on the val split with ground-truth boxes (flip test when training flips), computed by
+        the main process and shared: ``summary`` (scalars), ``keypoints`` (per-keypoint rows, weakest
+        first), ``results`` (COCO)."""
         metrics = self._evaluate() if self.accelerator.is_main_process else None
         return broadcast_object_list([metrics])[0] if self.world > 1 else metrics
 
@@ -349,8 +350,13 @@ class Trainer:
 
         model = self.eval_model
         was_training = model.training
+        # a model never shown mirrored people gains nothing from averaging in its mirrored prediction
         evaluation = evaluate_model(
-            model, self.val_data, batch_size=self.micro_batch, device=self.accelerator.device
+            model,
+            self.val_data,
+            flip_test=self.train_set.augment.flip_prob > 0,
+            batch_size=self.micro_batch,
+            device=self.accelerator.device,
         )
         model.train(was_training)
         return {
