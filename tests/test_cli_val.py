@@ -41,33 +41,14 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, monkeypatch, 
         if not a.get("iscrowd") and a["num_keypoints"] > 0
     ]
     (tmp_path / "results.json").write_text(json.dumps(perfect))
-    code, output = _run(
-        monkeypatch,
-        capsys,
-        "val",
-        "--data",
-        data,
-        "--predictions",
-        tmp_path / "results.json",
-        "--project",
-        tmp_path / "runs",
-    )
+    args = ("val", "--data", data, "--predictions", tmp_path / "results.json", "--project", tmp_path / "runs")
+    code, output = _run(monkeypatch, capsys, *args)
     assert code == 0, output
     metrics = json.loads(_metrics_path(output).read_text())
     assert metrics["coco"] == dict.fromkeys(COCO_STATS, 1.0)
     assert "AP50" in output and "Per keypoint" in output
     # a second run goes to a new folder
-    code, output = _run(
-        monkeypatch,
-        capsys,
-        "val",
-        "--data",
-        data,
-        "--predictions",
-        tmp_path / "results.json",
-        "--project",
-        tmp_path / "runs",
-    )
+    code, output = _run(monkeypatch, capsys, *args)
     assert code == 0 and _metrics_path(output).parent.name == "exp2"
 
 
