@@ -24,9 +24,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from posekit.data.coco import KeypointDataset, load_coco
+from posekit.data.coco import load_coco
 from posekit.data.codec import UDPHeatmapCodec
 from posekit.data.dataset import TopDownDataset
+from posekit.data.records import KeypointAnnotations
 from posekit.data.synthetic import generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def best_rates(fns: dict[str, Callable[[int], object]], order: np.ndarray, round
     return best
 
 
-def measure(name: str, data: KeypointDataset, rounds: int) -> list[tuple[str, str, str]]:
+def measure(name: str, data: KeypointAnnotations, rounds: int) -> list[tuple[str, str, str]]:
     train = TopDownDataset(data, seed=0)
     evaluation = TopDownDataset(data, train=False)
     order = np.random.default_rng(0).permutation(len(train))  # shuffled, as a training sampler reads

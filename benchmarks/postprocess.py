@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from posekit.data.schema import get_preset
-from posekit.engine.postprocess import nms_per_image, rescore
+from posekit.metrics.nms import nms_per_image, rescore
 
 
 def make_detections(num_images: int, per_image: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from transformers import VitPoseForPoseEstimation
 
-from posekit.config import SAMPLE_DEFAULTS, build_config
 from posekit.engine.train import Trainer, train
+from posekit.settings import SAMPLE_DEFAULTS, build_config
 
 console = Console()
 TARGET_AP = 0.90

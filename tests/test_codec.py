@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
+from posekit.data.geometry import invert_affine, transform_points, udp_warp_matrix
 from posekit.data.schema import get_preset
-from posekit.data.transforms import invert_affine, transform_points, udp_warp_matrix
 
 
 def reference_encode(keypoints_hm, visible, size_hw, sigma):

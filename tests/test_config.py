@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from posekit.config import SAMPLE_DEFAULTS, TrainConfig, build_config
 from posekit.errors import ConfigError
+from posekit.settings import SAMPLE_DEFAULTS, TrainConfig, build_config
 
 
 @pytest.mark.parametrize(

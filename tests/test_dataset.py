@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from posekit.data.augment import AugmentConfig
 from posekit.data.coco import load_coco
 from posekit.data.codec import UDPHeatmapCodec, input_to_image
-from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, collate, read_image, to_tensor
-from posekit.data.transforms import AugmentConfig
+from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, collate, to_tensor
+from posekit.data.images import read_image
 from posekit.errors import DataError
 
 NAMES = ["head", "left_hand", "right_hand", "left_foot", "right_foot"]  # a custom 5-keypoint set

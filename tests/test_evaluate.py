@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from posekit.data.coco import KeypointDataset, load_coco
+from posekit.data.coco import load_coco
 from posekit.data.codec import UDPHeatmapCodec, input_to_image
 from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD
+from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import KeypointSchema
 from posekit.engine.evaluate import evaluate_model, parse_sigmas, predict_dataset, val
 from posekit.errors import ConfigError
@@ -43,11 +44,11 @@ def _equivariant_weights(schema: KeypointSchema, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def coco(shared_data: Path) -> KeypointDataset:
+def coco(shared_data: Path) -> KeypointAnnotations:
     return load_coco(shared_data / "coco" / "test_coco.json")
 
 
-def test_flip_test_is_a_no_op_for_a_flip_equivariant_model(coco: KeypointDataset) -> None:
+def test_flip_test_is_a_no_op_for_a_flip_equivariant_model(coco: KeypointAnnotations) -> None:
     model = _MockPose(coco.schema, _equivariant_weights(coco.schema))
     plain = predict_dataset(model, coco, flip_test=False, device="cpu")
     flipped = predict_dataset(model, coco, flip_test=True, device="cpu")
@@ -60,7 +61,7 @@ def test_flip_test_is_a_no_op_for_a_flip_equivariant_model(coco: KeypointDataset
     )
 
 
-def test_flip_test_averages_mirrored_heatmaps_with_pairs_swapped(coco: KeypointDataset) -> None:
+def test_flip_test_averages_mirrored_heatmaps_with_pairs_swapped(coco: KeypointAnnotations) -> None:
     schema = coco.schema
     weights = torch.rand(schema.num_keypoints, *INPUT, generator=torch.Generator().manual_seed(1))
     model = _MockPose(schema, weights)
@@ -95,7 +96,7 @@ class _PeakModel(torch.nn.Module):
         return self.peak.expand(pixels.shape[0], self.schema.num_keypoints, *HEATMAP)
 
 
-def test_back_projection_to_image_pixels_and_gt_pairing(coco: KeypointDataset) -> None:
+def test_back_projection_to_image_pixels_and_gt_pairing(coco: KeypointAnnotations) -> None:
     out = predict_dataset(_PeakModel(coco.schema), coco, flip_test=False, device="cpu")
     people = [a for a in coco.annotations if not a.iscrowd and a.keypoints[:, 2].any()]
     assert sorted(out.annotation_ids.tolist()) == sorted(a.id for a in people)
@@ -110,7 +111,7 @@ def test_back_projection_to_image_pixels_and_gt_pairing(coco: KeypointDataset) -
         assert out.areas[i] == pytest.approx(sw * sh)
 
 
-def test_results_are_accepted_by_pycocotools_with_the_same_ap(coco: KeypointDataset) -> None:
+def test_results_are_accepted_by_pycocotools_with_the_same_ap(coco: KeypointAnnotations) -> None:
     model = _MockPose(coco.schema, _equivariant_weights(coco.schema, seed=3))
     evaluation = evaluate_model(model, coco, flip_test=False, device="cpu")
     report, results = evaluation  # what training unpacks
@@ -130,8 +131,8 @@ def test_results_are_accepted_by_pycocotools_with_the_same_ap(coco: KeypointData
     assert [row.name for row in report.keypoints] and report.metrics["counts"]["matched_people"] == 12
 
 
-def test_detection_boxes_are_rescored_and_suppressed(coco: KeypointDataset, shared_data: Path) -> None:
-    from posekit.engine.results import load_detections
+def test_detection_boxes_are_rescored_and_suppressed(coco: KeypointAnnotations, shared_data: Path) -> None:
+    from posekit.data.results import load_detections
 
     dets = load_detections(shared_data / "coco" / "test_coco_det_AP_H_56.json", coco.images)
     model = _PeakModel(coco.schema)
@@ -151,7 +152,7 @@ def test_detection_boxes_are_rescored_and_suppressed(coco: KeypointDataset, shar
     assert all(any(r["score"] == best[i] for r in kept if r["image_id"] == i) for i in best)
 
 
-def test_parse_sigmas(tmp_path: Path, coco: KeypointDataset) -> None:
+def test_parse_sigmas(tmp_path: Path, coco: KeypointAnnotations) -> None:
     schema = coco.schema
     assert parse_sigmas(None, schema) is None
     assert parse_sigmas(",".join(["0.05"] * 17), schema) == [0.05] * 17

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from posekit.data.schema import get_preset
-from posekit.engine.postprocess import nms_per_image, oks_nms, pairwise_oks, rescore, soft_oks_nms
 from posekit.errors import ConfigError
+from posekit.metrics.nms import nms_per_image, oks_nms, pairwise_oks, rescore, soft_oks_nms
 
 SIGMA = np.array([0.1])
 

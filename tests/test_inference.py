@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import posekit
-from posekit.data.transforms import box_to_center_scale
+from posekit.data.geometry import box_to_center_scale
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.predictor import parse_conf
 from posekit.inference.video import VideoReader, VideoWriter

@@ -18,10 +18,10 @@ import torch
 from safetensors.torch import load_file
 
 import posekit
-from posekit.config import build_config
 from posekit.engine.checkpoint import STATE_FILE, load_state
 from posekit.engine.train import Trainer
 from posekit.errors import ConfigError
+from posekit.settings import build_config
 
 #: A run of a few seconds: 64x48 crops, batch 4, ~12 steps per epoch, a checkpoint every 4 steps.
 TINY = {

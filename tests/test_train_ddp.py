@@ -17,7 +17,7 @@ from posekit.data.dataset import TopDownDataset
 WORKER = """
 import json, sys
 import torch
-from posekit.config import build_config
+from posekit.settings import build_config
 from posekit.engine import train as engine
 
 settings, out = json.loads(sys.argv[1]), sys.argv[2]

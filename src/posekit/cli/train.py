@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from posekit.config import TrainConfig
+from posekit.settings import TrainConfig
 
 
 def _help(field: str) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from posekit.data.coco import Issue, KeypointDataset, format_issues, parse_coco
+from posekit.data.coco import parse_coco
 from posekit.data.config import DataConfig, resolve_data
+from posekit.data.records import Issue, KeypointAnnotations, format_issues
 from posekit.errors import ConfigError
 
 __all__ = ["CheckReport", "Issue", "check", "format_issues"]
@@ -121,7 +122,7 @@ def _files(config: DataConfig) -> list[tuple[Path, Path | None, list[str]]]:
 
 
 # ---------------------------------------------------------------------------------------------- images
-def check_image_files(dataset: KeypointDataset) -> list[Issue]:
+def check_image_files(dataset: KeypointAnnotations) -> list[Issue]:
     """Read each image's header (all images) or whole file (small sets): unreadable, corrupt, wrong size."""
     decode = len(dataset.images) <= FULL_DECODE_MAX_IMAGES
     infos = [info for info in dataset.images.values() if info.path.is_file()]  # missing: the loader says
@@ -161,7 +162,7 @@ def _image_problem(path: Path, decode: bool) -> tuple[str | None, tuple[int, int
 
 
 # ---------------------------------------------------------------------------------------------- summary
-def statistics(dataset: KeypointDataset) -> dict[str, Any]:
+def statistics(dataset: KeypointAnnotations) -> dict[str, Any]:
     """Counts, labels per joint by visibility, box-size spread and people per image of one file."""
     people = [a for a in dataset.annotations if not a.iscrowd]
     crowd = len(dataset.annotations) - len(people)
@@ -213,12 +214,12 @@ def statistics(dataset: KeypointDataset) -> dict[str, Any]:
     }
 
 
-def _outside_image(kps: np.ndarray, dataset: KeypointDataset, image_id: int) -> np.ndarray:
+def _outside_image(kps: np.ndarray, dataset: KeypointAnnotations, image_id: int) -> np.ndarray:
     info = dataset.images[image_id]
     return (kps[:, 0] < 0) | (kps[:, 1] < 0) | (kps[:, 0] > info.width) | (kps[:, 1] > info.height)
 
 
-def advice(dataset: KeypointDataset, stats: dict[str, Any], train: bool) -> list[Issue]:
+def advice(dataset: KeypointAnnotations, stats: dict[str, Any], train: bool) -> list[Issue]:
     """Warnings from the field: too few people to fine-tune on, joints that are (almost) never labelled."""
     file = str(dataset.json_path)
     issues = []

@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from posekit.data.coco import KeypointDataset, load_coco
+from posekit.data.coco import load_coco
+from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
 from posekit.data.synthetic import sample_data_path
 from posekit.errors import ConfigError
@@ -89,7 +90,7 @@ class DataConfig(BaseModel):
             return KeypointSchema.from_names(fields.pop("names"), **fields)
         return fields
 
-    def load_split(self, split: str) -> KeypointDataset:
+    def load_split(self, split: str) -> KeypointAnnotations:
         """Load and validate the ``"train"`` or ``"val"`` split (raises :class:`DataError` on bad data)."""
         if split not in ("train", "val"):
             raise ConfigError(f"unknown split {split!r}; choose 'train' or 'val'")

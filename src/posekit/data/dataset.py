@@ -12,38 +12,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from posekit.data.coco import KeypointDataset
+from posekit.data.augment import AugmentConfig, AugmentParams, apply_colour_jitter, random_augment_params
 from posekit.data.codec import UDPHeatmapCodec
-from posekit.data.transforms import (
-    AugmentConfig,
-    AugmentParams,
-    apply_colour_jitter,
-    fix_aspect_ratio,
-    random_augment_params,
-    warp_image,
-    warp_keypoints,
-)
+from posekit.data.geometry import fix_aspect_ratio, warp_image, warp_keypoints
+from posekit.data.images import read_image
+from posekit.data.records import KeypointAnnotations
 from posekit.errors import DataError
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
-_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3): grey, RGBA and 16-bit files are converted.
-
-    Raises DataError naming the file when it is missing or cannot be decoded.
-    """
-    path = Path(path)
-    # IMREAD_COLOR* turn grey/RGBA/16-bit into 8-bit colour and apply the EXIF orientation (as mmpose);
-    # OpenCV >= 4.10 decodes straight to RGB (saves a conversion pass).
-    image = cv2.imread(str(path), _IMREAD_RGB if _IMREAD_RGB is not None else cv2.IMREAD_COLOR)
-    if image is None:
-        if not path.is_file():
-            raise DataError(f"image file not found: {path}; check the image root (--images) and file_name")
-        raise DataError(f"cannot decode image {path}: the file is corrupt or not an image; re-save it")
-    return image if _IMREAD_RGB is not None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def to_tensor(
@@ -68,7 +45,7 @@ class _Person:
 
 
 class TopDownDataset(Dataset):
-    """Person crops of a :class:`KeypointDataset` for training or evaluation.
+    """Person crops of a :class:`KeypointAnnotations` for training or evaluation.
 
     - ``train=True``: one item per non-crowd person with at least one labelled keypoint and a
       positive box; random augmentation (``augment``, default :class:`AugmentConfig`) drawn from
@@ -85,7 +62,7 @@ class TopDownDataset(Dataset):
 
     def __init__(
         self,
-        dataset: KeypointDataset,
+        dataset: KeypointAnnotations,
         input_size: tuple[int, int] = (256, 192),
         augment: AugmentConfig | None = None,
         boxes: list[dict] | None = None,

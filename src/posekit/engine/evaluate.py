@@ -20,15 +20,15 @@ from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader
 
-from posekit.data.coco import KeypointDataset
 from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
 from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, collate
+from posekit.data.records import KeypointAnnotations
+from posekit.data.results import Detections, load_detections, load_results, to_coco_results
 from posekit.data.schema import KeypointSchema
-from posekit.engine.postprocess import NmsMode, check_nms_mode, nms_per_image, rescore
-from posekit.engine.results import Detections, load_detections, load_results, to_coco_results
 from posekit.engine.worst_people import save_worst_people
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json
+from posekit.metrics.nms import NmsMode, check_nms_mode, nms_per_image, rescore
 from posekit.metrics.report import EvaluationReport, evaluate_predictions, print_report, write_report
 from posekit.runs import new_run_dir
 
@@ -78,7 +78,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 def predict_dataset(
     model: torch.nn.Module,
-    dataset: KeypointDataset,
+    dataset: KeypointAnnotations,
     boxes: list[dict[str, Any]] | None = None,
     flip_test: bool = True,
     batch_size: int = 32,
@@ -179,7 +179,7 @@ class Evaluation(NamedTuple):
 
 def evaluate_model(
     model: torch.nn.Module,
-    dataset: KeypointDataset,
+    dataset: KeypointAnnotations,
     boxes: list[dict[str, Any]] | None = None,
     flip_test: bool = True,
     batch_size: int = 32,
@@ -221,7 +221,7 @@ def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _check_schemas(schema: KeypointSchema, dataset: KeypointDataset) -> None:
+def _check_schemas(schema: KeypointSchema, dataset: KeypointAnnotations) -> None:
     if schema.num_keypoints != dataset.schema.num_keypoints:
         raise ConfigError(
             f"the model predicts {schema.num_keypoints} keypoints ({schema.name}) but {dataset.json_path} "
@@ -373,7 +373,7 @@ def _run_info(
     model: Any,
     data: str | Path,
     split: str,
-    dataset: KeypointDataset,
+    dataset: KeypointAnnotations,
     predictions: str | Path | None,
     detections: Detections | None,
     flip_test: bool,

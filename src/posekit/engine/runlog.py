@@ -113,7 +113,7 @@ class RunLog:
         """Draw the predictions on the first validation images."""
         if not self.enabled:
             return
-        from posekit.data.dataset import read_image
+        from posekit.data.images import read_image
         from posekit.viz.draw import draw_pose
 
         by_image: dict[int, list[dict[str, Any]]] = {}

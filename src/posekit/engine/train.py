@@ -23,13 +23,13 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
 from torch.utils.data import DataLoader
 
-from posekit.config import BASE_BATCH, BASE_LR, TrainConfig, build_config
 from posekit.engine.checkpoint import find_resume_dir, load_state, save_checkpoint
 from posekit.engine.ema import ModelEMA
 from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
 from posekit.errors import ConfigError, PosekitError
 from posekit.runs import new_run_dir
+from posekit.settings import BASE_BATCH, BASE_LR, TrainConfig, build_config
 
 #: Where the step schedule multiplies the lr by 0.1, as fractions of the epochs (170 and 200 of 210).
 STEP_MILESTONES = (170 / 210, 200 / 210)
@@ -135,9 +135,9 @@ class Trainer:
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
 
     def _resolve_batch_and_schedule(self) -> None:
+        from posekit.data.augment import AugmentConfig
         from posekit.data.codec import UDPHeatmapCodec
         from posekit.data.dataset import TopDownDataset
-        from posekit.data.transforms import AugmentConfig
 
         cfg = self.cfg
         self.train_set = TopDownDataset(

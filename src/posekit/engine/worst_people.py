@@ -8,9 +8,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from posekit.data.coco import KeypointDataset
-from posekit.data.dataset import read_image
-from posekit.data.transforms import box_to_center_scale, transform_points, udp_warp_matrix, warp_image
+from posekit.data.geometry import box_to_center_scale, transform_points, udp_warp_matrix, warp_image
+from posekit.data.images import read_image
+from posekit.data.records import KeypointAnnotations
 from posekit.errors import PosekitError
 from posekit.io import atomic_write_bytes
 from posekit.metrics.matching import rank_people
@@ -19,7 +19,7 @@ from posekit.viz.draw import draw_crops_grid
 
 
 def save_worst_people(
-    dataset: KeypointDataset,
+    dataset: KeypointAnnotations,
     report: EvaluationReport,
     results: list[dict[str, Any]],
     path: str | Path,

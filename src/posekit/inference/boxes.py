@@ -97,7 +97,7 @@ def _as_boxes(value: Any, where: str) -> np.ndarray:
 def _load_box_file(path: Path, det_conf: float) -> dict[Any, np.ndarray]:
     """{image_id: boxes} from COCO detection results, or {file_name: boxes} from a COCO annotations file
     (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name)."""
-    from posekit.engine.results import load_detections
+    from posekit.data.results import load_detections
 
     if not path.is_file():
         raise PosekitError(

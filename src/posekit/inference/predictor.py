@@ -15,15 +15,15 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
+from posekit.data.geometry import box_to_center_scale, udp_warp_matrix, warp_image
 from posekit.data.schema import KeypointSchema
-from posekit.data.transforms import box_to_center_scale, udp_warp_matrix, warp_image
-from posekit.engine.postprocess import rescore
 from posekit.errors import ConfigError
 from posekit.inference.boxes import BoxesLike, BoxProvider
-from posekit.inference.results import PoseResult
+from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import auto_tracker_kind, make_tracker
+from posekit.metrics.nms import rescore
 
 SmoothMode = Literal["online", "offline"]
 

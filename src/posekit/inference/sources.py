@@ -64,7 +64,7 @@ class Source:
         return Source(self.kind, self.items, self.fps, self.name)
 
     def _images(self) -> Iterator[Frame]:
-        from posekit.data.dataset import read_image
+        from posekit.data.images import read_image
 
         ids = _image_ids(self.items)
         for index, (item, image_id) in enumerate(zip(self.items, ids, strict=True)):

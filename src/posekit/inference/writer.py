@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.inference.results import PoseResult
+from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, SavgolParams, jitter_report
 from posekit.inference.sources import Source
 from posekit.inference.video import VideoWriter

@@ -253,7 +253,7 @@ def coco_gt_dict(gt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_coco(
+def coco_objects(
     gt: dict[str, Any], results: Sequence[dict[str, Any]], arrays: ResultArrays
 ) -> tuple[COCO, COCO]:
     """faster-coco-eval ``COCO`` objects of the ground truth and of the (validated) results.
@@ -307,7 +307,7 @@ def run_cocoeval(
 def evaluate_coco_keypoints(
     gt: dict[str, Any], results: Sequence[dict[str, Any]], sigmas: Sequence[float] | np.ndarray | None = None
 ) -> CocoKeypointEval:
-    """COCO OKS AP/AR of keypoint ``results`` against a GT dict (e.g. ``KeypointDataset.to_coco_dict()``).
+    """COCO OKS AP/AR of keypoint ``results`` against a GT dict (e.g. ``KeypointAnnotations.to_coco_dict()``).
 
     Every image of ``gt`` is evaluated (an image without predictions counts its people as missed).
     Empty ``results`` give zeros with a note (``notes``) instead of failing as pycocotools does.
@@ -316,7 +316,7 @@ def evaluate_coco_keypoints(
     sigmas = resolve_sigmas(sigmas, k)
     gt_arrays = ground_truth_arrays(gt, k)
     arrays = result_arrays(gt, results, k)
-    evaluator = run_cocoeval(*load_coco(gt, results, arrays), sigmas)
+    evaluator = run_cocoeval(*coco_objects(gt, results, arrays), sigmas)
     params = evaluator.params
     precision = np.asarray(evaluator.eval["precision"])[:, :, :, 0, -1]  # (T, R, categories)
     # average over categories where defined (COCO keypoints normally have one category)

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
-from posekit.metrics.coco import ground_truth_arrays, load_coco, resolve_sigmas, result_arrays, run_cocoeval
+from posekit.metrics.coco import (
+    coco_objects,
+    ground_truth_arrays,
+    resolve_sigmas,
+    result_arrays,
+    run_cocoeval,
+)
 from posekit.metrics.matching import Matching
 from posekit.metrics.oks import coco_oks, oks_terms
 from posekit.metrics.pck import box_size, pck
@@ -44,7 +50,7 @@ def per_keypoint_ap(
     sigmas = resolve_sigmas(sigmas, len(sigmas))
     k = sigmas.size
     labelled = ground_truth_arrays(gt, k).keypoints[..., 2] > 0
-    coco_gt, coco_dt = load_coco(gt, results, result_arrays(gt, results, k))
+    coco_gt, coco_dt = coco_objects(gt, results, result_arrays(gt, results, k))
     anns = coco_gt.dataset["annotations"]  # the dicts COCOeval reads its ignore flags from
     cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     out = np.full(k, np.nan)

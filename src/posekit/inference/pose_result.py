@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.results import to_coco_results
 from posekit.data.schema import KeypointSchema
-from posekit.engine.results import to_coco_results
 
 
 @dataclass

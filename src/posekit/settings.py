@@ -122,7 +122,7 @@ class TrainConfig(BaseModel):
     @field_validator("augment")
     @classmethod
     def _augment(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from posekit.data.transforms import AugmentConfig
+        from posekit.data.augment import AugmentConfig
 
         try:
             return AugmentConfig(**value).model_dump(exclude_defaults=True)

@@ -8,23 +8,25 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from posekit.data.schema import KeypointSchema, get_preset
-from posekit.data.transforms import (
+from posekit.data.augment import (
     AugmentConfig,
     AugmentParams,
     ColourJitter,
     apply_colour_jitter,
+    random_augment_params,
+)
+from posekit.data.geometry import (
     box_to_center_scale,
     compose,
     fix_aspect_ratio,
     hflip_matrix,
     invert_affine,
-    random_augment_params,
     transform_points,
     udp_warp_matrix,
     warp_image,
     warp_keypoints,
 )
+from posekit.data.schema import KeypointSchema, get_preset
 
 INPUT = (256, 192)
 
