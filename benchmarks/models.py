@@ -16,7 +16,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from posekit.models.vitpose import PRESETS, PoseModel, load_model
+from posekit.models.presets import PRESETS
+from posekit.models.vitpose import PoseModel, load_model
 
 ATTENTION = ("eager", "sdpa")
 

@@ -18,8 +18,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import get_preset
-from posekit.metrics.nms import nms_per_image, rescore
+from posekit.metrics.nms import nms_per_image
 
 
 def make_detections(num_images: int, per_image: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -77,7 +78,7 @@ def main() -> None:
     images, repeats = (300, 1) if args.quick else (2000, 3)
     dets = make_detections(images, 50)
     sigmas = get_preset("coco17").sigmas_array
-    scores = rescore(dets["keypoint_scores"], dets["box_scores"])
+    scores = TopDownProcessor().rescore(dets["keypoint_scores"], dets["box_scores"])
     ours_s, ours = best_time(
         lambda: nms_per_image(dets["image_ids"], dets["keypoints"], scores, dets["areas"], sigmas), repeats
     )

@@ -15,26 +15,22 @@ from posekit.data.schema import get_preset
 
 
 def reference_encode(keypoints_hm, visible, size_hw, sigma):
-    """mmpose's generate_udp_gaussian_heatmaps for one person, loop by loop (keypoints in heatmap pixels).
-
-    Two deliberate differences: the nearest pixel is ``floor(x + 0.5)`` (mmpose truncates towards zero,
-    which differs for negative x), and a window that ends just before the map (``right == 0``) gives
-    weight 0 (mmpose gives weight 1 to an all-zero target there).
-    """
+    """mmpose 1.x ``generate_udp_gaussian_heatmaps`` for one person, line by line (keypoints in heatmap
+    pixels): the nearest pixel truncates towards zero, and the window test is mmpose's."""
     h, w = size_hw
     heatmaps = np.zeros((len(keypoints_hm), h, w), np.float32)
     weights = (np.asarray(visible) > 0).astype(np.float32)
-    radius = 3 * sigma
+    radius = sigma * 3
     size = 2 * radius + 1
-    x = np.arange(0, size, 1, np.float32)
+    x = np.arange(0, size, 1, dtype=np.float32)
     y = x[:, None]
     for k, point in enumerate(keypoints_hm):
-        if visible[k] <= 0:
+        if visible[k] < 0.5:
             continue
-        mu = np.floor(point + 0.5).astype(int)
-        left, top = (mu - radius).astype(int)
-        right, bottom = (mu + radius + 1).astype(int)
-        if left >= w or top >= h or right <= 0 or bottom <= 0:
+        mu = (point + 0.5).astype(np.int64)
+        left, top = (mu - radius).astype(np.int64)
+        right, bottom = (mu + radius + 1).astype(np.int64)
+        if left >= w or top >= h or right < 0 or bottom < 0:
             weights[k] = 0
             continue
         x0 = y0 = size // 2
@@ -43,31 +39,46 @@ def reference_encode(keypoints_hm, visible, size_hw, sigma):
         g = np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma**2))
         gx1, gx2, gy1, gy2 = max(0, -left), min(w, right) - left, max(0, -top), min(h, bottom) - top
         hx1, hx2, hy1, hy2 = max(0, left), min(w, right), max(0, top), min(h, bottom)
-        heatmaps[k, hy1:hy2, hx1:hx2] = g[gy1:gy2, gx1:gx2]
+        heatmaps[k, hy1:hy2, hx1:hx2] = np.maximum(heatmaps[k, hy1:hy2, hx1:hx2], g[gy1:gy2, gx1:gx2])
     return heatmaps, weights
 
 
 def reference_decode(heatmaps, kernel):
-    """Plain DARK-UDP decoding map by map (mmpose's refine_keypoints_dark_udp), in heatmap pixels."""
+    """mmpose 1.x ``UDPHeatmap.decode`` for one person, line by line: ``get_heatmap_maximum``, then
+    ``refine_keypoints_dark_udp`` (``gaussian_blur`` map by map, clip, log, edge pad, flat indexing,
+    ``inv(H + eps I)``); returns heatmap pixels and scores."""
     k, h, w = heatmaps.shape
-    out, scores = np.zeros((k, 2)), np.zeros(k)
-    border = kernel // 2
+    flat = heatmaps.reshape(k, -1)
+    y_locs, x_locs = np.unravel_index(np.argmax(flat, axis=1), shape=(h, w))
+    locs = np.stack((x_locs, y_locs), axis=-1).astype(np.float32)
+    scores = np.amax(flat, axis=1)
+    locs[scores <= 0.0] = -1
+    maps = heatmaps.copy()
+    border = (kernel - 1) // 2
     for i in range(k):
-        y, x = np.unravel_index(np.argmax(heatmaps[i]), (h, w))
-        scores[i] = heatmaps[i, y, x]
-        padded = np.zeros((h + 2 * border, w + 2 * border), np.float32)
-        padded[border:-border, border:-border] = heatmaps[i]
-        blurred = cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:-border, border:-border]
-        blurred *= heatmaps[i].max() / blurred.max()
-        f = np.log(np.clip(blurred, 1e-3, 50))
-        dx, dy = 0.5 * (f[y, x + 1] - f[y, x - 1]), 0.5 * (f[y + 1, x] - f[y - 1, x])
-        dxx = f[y, x + 1] - 2 * f[y, x] + f[y, x - 1]
-        dyy = f[y + 1, x] - 2 * f[y, x] + f[y - 1, x]
-        dxy = 0.5 * (f[y + 1, x + 1] - f[y, x + 1] - f[y + 1, x] + 2 * f[y, x] - f[y, x - 1] - f[y - 1, x])
-        dxy += 0.5 * f[y - 1, x - 1]
-        hessian = np.array([[dxx, dxy], [dxy, dyy]]) + np.finfo(np.float32).eps * np.eye(2)
-        out[i] = np.array([x, y]) - np.linalg.solve(hessian, [dx, dy])
-    return out, scores
+        origin_max = np.max(maps[i])
+        dr = np.zeros((h + 2 * border, w + 2 * border), dtype=np.float32)
+        dr[border:-border, border:-border] = maps[i].copy()
+        dr = cv2.GaussianBlur(dr, (kernel, kernel), 0)
+        maps[i] = dr[border:-border, border:-border].copy()
+        with np.errstate(invalid="ignore", divide="ignore"):  # a map without a peak becomes NaN, as in mmpose
+            maps[i] *= origin_max / np.max(maps[i])
+    np.clip(maps, 1e-3, 50.0, maps)
+    np.log(maps, maps)
+    pad = np.pad(maps, ((0, 0), (1, 1), (1, 1)), mode="edge").flatten()
+    index = locs[:, 0] + 1 + (locs[:, 1] + 1) * (w + 2)
+    index += (w + 2) * (h + 2) * np.arange(0, k)
+    index = index.astype(int).reshape(-1, 1)
+    i_, ix1, iy1 = pad[index], pad[index + 1], pad[index + w + 2]
+    ix1y1, ix1_y1_, ix1_, iy1_ = pad[index + w + 3], pad[index - w - 3], pad[index - 1], pad[index - 2 - w]
+    derivative = np.concatenate([0.5 * (ix1 - ix1_), 0.5 * (iy1 - iy1_)], axis=1).reshape(k, 2, 1)
+    dxx, dyy = ix1 - 2 * i_ + ix1_, iy1 - 2 * i_ + iy1_
+    dxy = 0.5 * (ix1y1 - ix1 - iy1 + i_ + i_ - ix1_ - iy1_ + ix1_y1_)
+    hessian = np.linalg.inv(
+        np.concatenate([dxx, dxy, dxy, dyy], axis=1).reshape(k, 2, 2) + np.finfo(np.float32).eps * np.eye(2)
+    )
+    locs -= np.einsum("imn,ink->imk", hessian, derivative).squeeze()
+    return locs, scores
 
 
 CASES = [
@@ -122,6 +133,14 @@ def test_target_weights_zero_for_unlabelled_and_far_outside_points():
     assert np.all(heatmaps[[1, 2, 3, 5]] == 0)
     # just outside the input: a cut Gaussian on the border that still carries weight (as mmpose)
     assert 0 < heatmaps[4].max() < 1 and heatmaps[4][:, 0].max() == heatmaps[4].max()
+    # mmpose keeps weight 1 (and an empty target) for a window ending up to a pixel before the map:
+    # x = -7.3 -> mu = trunc(-6.8) = -6, window [-12, 1) reaches pixel 0; x = -8 -> mu = -7, window
+    # [-13, 0) is empty but keeps weight 1; x = -9 -> mu = -8, window [-14, -1): weight 0
+    far = np.array([[-7.3, 50.0], [-8.0, 50.0], [-9.0, 50.0]]) / codec.to_heatmap
+    far_maps, far_weights = codec.encode(far, np.array([2, 2, 2]))
+    np.testing.assert_array_equal(far_weights, [1, 1, 0])
+    assert far_maps[0, :, 0].max() == pytest.approx(np.exp(-(7.3**2) / 8), rel=1e-5)
+    assert np.all(far_maps[1:] == 0)
 
 
 def realistic_heatmaps(rng, n, k, h, w):
@@ -137,7 +156,7 @@ def realistic_heatmaps(rng, n, k, h, w):
     return maps + rng.normal(0, 0.01, maps.shape).astype(np.float32)
 
 
-def test_decode_matches_a_plain_reference_implementation():
+def test_decode_matches_mmpose_away_from_the_borders():
     codec = UDPHeatmapCodec()
     heatmaps = realistic_heatmaps(np.random.default_rng(2), 6, 17, 64, 48)
     keypoints, scores = codec.decode(heatmaps)
@@ -146,6 +165,53 @@ def test_decode_matches_a_plain_reference_implementation():
         ref, ref_scores = reference_decode(heatmaps[person], codec.blur_kernel_size)
         np.testing.assert_allclose(keypoints[person] * codec.to_heatmap, ref, atol=1e-4)
         np.testing.assert_allclose(scores[person], ref_scores, rtol=1e-6)
+
+
+def border_heatmaps(rng, n, k, h, w):
+    """Peaks anywhere, the borders and just outside included, some flat or noisy maps."""
+    y, x = np.mgrid[0:h, 0:w]
+    centres = rng.uniform([-2, -2], [w + 1, h + 1], size=(n, k, 2))
+    centres[0, :4] = [[0, 0], [w - 1, h - 1], [0.4, h / 2], [w - 1.3, 2.6]]
+    sigma = rng.uniform(1.5, 3.0, size=(n, k, 1, 1))
+    maps = np.exp(
+        -((x - centres[..., 0, None, None]) ** 2 + (y - centres[..., 1, None, None]) ** 2) / (2 * sigma**2)
+    )
+    maps = (maps * rng.uniform(0.2, 1.0, size=(n, k, 1, 1))).astype(np.float32)
+    if n > 1:
+        maps[1, :3] += rng.normal(0, 0.05, (3, h, w)).astype(np.float32)
+        maps[1, 3] = 0.0
+    return maps, centres
+
+
+@pytest.mark.parametrize(("heatmap_size", "sigma"), [((64, 48), 2.0), ((96, 72), 3.0), ((32, 24), 1.0)])
+def test_reference_decode_equals_mmpose_everywhere(heatmap_size, sigma):
+    h, w = heatmap_size
+    codec = UDPHeatmapCodec((h * 4, w * 4), heatmap_size, sigma, decode="reference")
+    heatmaps, _ = border_heatmaps(np.random.default_rng(7), 4, 17, h, w)
+    keypoints, scores = codec.decode(heatmaps)
+    for person in range(4):
+        ref, ref_scores = reference_decode(heatmaps[person], codec.blur_kernel_size)
+        ok = ref_scores > 0  # mmpose reads another map's memory for a map without a positive peak
+        error = np.abs(keypoints[person] * codec.to_heatmap - ref)[ok] / codec.to_heatmap  # input pixels
+        assert error.max() < 1e-3
+        np.testing.assert_array_equal(scores[person], ref_scores)
+
+
+def test_posekit_decode_is_closer_to_true_border_peaks_than_the_reference():
+    codec, reference = UDPHeatmapCodec(), UDPHeatmapCodec(decode="reference")
+    heatmaps, centres = border_heatmaps(np.random.default_rng(8), 1, 40, 64, 48)
+    near = (centres[0, :, 0] < 6) | (centres[0, :, 0] > 41) | (centres[0, :, 1] < 6) | (centres[0, :, 1] > 57)
+    inside = (
+        (centres[0, :, 0] >= 0)
+        & (centres[0, :, 0] <= 47)
+        & (centres[0, :, 1] >= 0)
+        & (centres[0, :, 1] <= 63)
+    )
+    chosen = near & inside
+    assert chosen.sum() >= 5
+    ours = np.linalg.norm(codec.decode(heatmaps)[0][0] * codec.to_heatmap - centres[0], axis=1)[chosen]
+    ref = np.linalg.norm(reference.decode(heatmaps)[0][0] * codec.to_heatmap - centres[0], axis=1)[chosen]
+    assert ours.mean() < ref.mean() and ours.max() < 0.3
 
 
 def test_decode_accepts_single_person_and_torch_and_degenerate_maps():

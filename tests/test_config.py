@@ -21,7 +21,7 @@ from posekit.settings import SAMPLE_DEFAULTS, TrainConfig, build_config
         ({"input_size": "250x192"}, "multiples of 16"),
         ({"batch_size": "big"}, "--batch-size: invalid value 'big'; expected a positive integer or 'auto'"),
         ({"batch_size": 0}, "--batch-size"),
-        ({"schedule": "poly"}, "--schedule: invalid value 'poly'; allowed values: cosine or step"),
+        ({"schedule": "poly"}, "--schedule: invalid value 'poly'; allowed values: cosine, step or constant"),
         ({"device": "tpu"}, "allowed values: cpu, cuda or auto"),
         ({"epochs": 0}, "--epochs: invalid value 0; must be greater than or equal to 1"),
         ({"lrr": 0.1}, "--lrr: unknown option; valid options: --data, --model"),
@@ -37,7 +37,7 @@ def test_invalid_values_give_one_message_naming_the_flag(settings: dict, expecte
 
 
 def test_unknown_preset_lists_the_presets() -> None:
-    from posekit.models.vitpose import PRESETS
+    from posekit.models.presets import PRESETS
 
     with pytest.raises(ConfigError) as info:
         build_config(model="vitpose-xxl")

@@ -13,14 +13,20 @@ from torch.utils.data import DataLoader
 
 from posekit.data.augment import AugmentConfig
 from posekit.data.coco import load_coco
-from posekit.data.codec import UDPHeatmapCodec, input_to_image
-from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, collate, to_tensor
+from posekit.data.codec import input_to_image
+from posekit.data.dataset import TopDownDataset, collate
 from posekit.data.images import read_image
+from posekit.data.processor import TopDownProcessor
 from posekit.errors import DataError
 
 NAMES = ["head", "left_hand", "right_hand", "left_foot", "right_foot"]  # a custom 5-keypoint set
 COLOURS = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)], np.uint8)
 NO_COLOUR = AugmentConfig(colour_prob=0.0)
+
+
+def sized(h: int, w: int) -> TopDownProcessor:
+    """A processor for an h x w input with heatmaps a quarter of its size."""
+    return TopDownProcessor(input_size=(h, w), heatmap_size=(h // 4, w // 4))
 
 
 def _person(rng: np.random.Generator, cx: float, cy: float) -> np.ndarray:
@@ -121,20 +127,26 @@ def test_read_image_names_the_missing_or_corrupt_file(tmp_path):
         read_image(tmp_path / "bad.jpg")
 
 
-def test_to_tensor_normalises_with_imagenet_statistics():
+def test_processor_normalises_with_imagenet_statistics_and_draws_back():
+    processor = TopDownProcessor()
     image = np.zeros((4, 6, 3), np.uint8)
     image[..., 1] = 255
-    tensor = to_tensor(image)
-    assert tensor.shape == (3, 4, 6) and tensor.dtype == torch.float32
-    np.testing.assert_allclose(
-        tensor[:, 0, 0].numpy(), (np.array([0, 255, 0]) - IMAGENET_MEAN) / IMAGENET_STD, rtol=1e-6
-    )
+    image[0, 0] = (12, 34, 56)
+    pixels = processor.normalize(image)
+    assert pixels.shape == (3, 4, 6) and pixels.dtype == np.float32
+    mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])  # ImageNet, 0-255
+    np.testing.assert_allclose(pixels[:, 0, 1], (np.array([0, 255, 0]) - mean) / std, rtol=1e-5)
+    np.testing.assert_allclose(pixels[:, 0, 0], (np.array([12, 34, 56]) - mean) / std, rtol=1e-5)
+    batch = processor.normalize(np.stack([image, image[::-1]]))
+    assert batch.shape == (2, 3, 4, 6)
+    np.testing.assert_array_equal(batch[0], pixels)
+    np.testing.assert_array_equal(processor.to_images(batch)[1], image[::-1])
 
 
 # ---------------------------------------------------------------------- training items
 def test_training_items_skip_crowd_and_unlabelled_people_and_carry_targets(tiny_data):
     data = load_coco(tiny_data)
-    dataset = TopDownDataset(data, input_size=(128, 96), augment=NO_COLOUR)
+    dataset = TopDownDataset(data, sized(128, 96), augment=NO_COLOUR)
     assert len(dataset) == 3
     assert dataset.skipped == {"crowd": 1, "no_keypoints": 1}
     item = dataset[0]
@@ -167,8 +179,8 @@ def test_warped_keypoints_land_on_their_image_content_and_heatmap_peaks(tiny_dat
     """Each keypoint's coloured disk is under the warped keypoint (flip relabels left/right), and the
     heatmap target peaks there."""
     data = load_coco(tiny_data)
-    dataset = TopDownDataset(data, input_size=(128, 96), augment=NO_COLOUR, seed=3)
-    codec = dataset.codec
+    dataset = TopDownDataset(data, sized(128, 96), augment=NO_COLOUR, seed=3)
+    codec = dataset.processor.codec
     flips = set()
     for epoch in range(6):
         dataset.set_epoch(epoch)
@@ -198,11 +210,11 @@ def test_warped_keypoints_land_on_their_image_content_and_heatmap_peaks(tiny_dat
 
 
 def test_loader_batches_with_collate(tiny_data):
-    dataset = TopDownDataset(load_coco(tiny_data), input_size=(64, 48))
+    dataset = TopDownDataset(load_coco(tiny_data), sized(64, 48))
     batch = next(iter(DataLoader(dataset, batch_size=3, collate_fn=collate)))
     assert batch["pixel_values"].shape == (3, 3, 64, 48) and batch["heatmaps"].shape == (3, 5, 16, 12)
     assert batch["image_id"].dtype == torch.int64 and batch["annotation_id"].tolist() == [10, 11, 12]
-    assert batch["center"].shape == (3, 2) and batch["scale"].dtype == torch.float32
+    assert batch["center"].shape == (3, 2) and batch["scale"].dtype == torch.float64
     assert batch["bbox"].shape == (3, 4) and batch["box_score"].tolist() == [1.0, 1.0, 1.0]
 
 
@@ -216,7 +228,7 @@ def test_eval_items_map_back_to_the_image(tiny_data):
             item["keypoints"][None, :, :2].numpy(),
             item["center"][None],
             item["scale"][None],
-            dataset.input_size,
+            dataset.processor.input_size,
         )
         np.testing.assert_allclose(back[0], dataset.people[index].keypoints[:, :2], atol=1e-3)
         assert item["scale"][0] / item["scale"][1] == pytest.approx(192 / 256)
@@ -233,7 +245,7 @@ def test_detection_boxes_give_one_item_per_box(tiny_data):
         {"image_id": 99, "bbox": [0, 0, 10, 10], "score": 0.5},
         {"image_id": 1, "bbox": [5, 5, 0, 10], "score": 0.5},
     ]
-    dataset = TopDownDataset(data, boxes=boxes, train=False, codec=UDPHeatmapCodec())
+    dataset = TopDownDataset(data, boxes=boxes, train=False)
     assert len(dataset) == 2 and dataset.skipped == {"unknown_image": 1, "empty_box": 1}
     item = dataset[1]
     assert "heatmaps" not in item and item["annotation_id"] == -1 and item["box_score"] == pytest.approx(0.4)
@@ -265,7 +277,7 @@ def test_coco_sample_and_detections(shared_data):
     train = TopDownDataset(data, seed=0)
     assert len(train) + sum(train.skipped.values()) == len(data.annotations)
     assert train.skipped.get("no_keypoints", 0) >= 1
-    codec = train.codec
+    codec = train.processor.codec
     for index in range(len(train)):
         item = train[index]
         assert torch.isfinite(item["pixel_values"]).all()
@@ -283,6 +295,6 @@ def test_coco_sample_and_detections(shared_data):
 
 def test_hand_sample(shared_data):
     data = load_coco(shared_data / "onehand10k" / "test_onehand10k.json")
-    dataset = TopDownDataset(data, input_size=(256, 256))
+    dataset = TopDownDataset(data, sized(256, 256))
     item = dataset[0]
     assert item["heatmaps"].shape == (21, 64, 64) and item["pixel_values"].shape == (3, 256, 256)

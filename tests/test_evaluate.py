@@ -15,10 +15,13 @@ from pycocotools.cocoeval import COCOeval
 
 from posekit.data.coco import load_coco
 from posekit.data.codec import UDPHeatmapCodec, input_to_image
-from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD
+from posekit.data.processor import TopDownProcessor
 from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import KeypointSchema
-from posekit.engine.evaluate import evaluate_model, parse_sigmas, predict_dataset, val
+from posekit.data.sigmas import parse_sigmas
+from posekit.engine.dataset_prediction import predict_dataset
+from posekit.engine.evaluator import evaluate_model
+from posekit.engine.val import val
 from posekit.errors import ConfigError
 
 INPUT, HEATMAP = (64, 48), (16, 12)
@@ -30,8 +33,9 @@ class _MockPose(torch.nn.Module):
     def __init__(self, schema: KeypointSchema, weights: torch.Tensor) -> None:
         super().__init__()
         self.schema, self.weights = schema, torch.nn.Parameter(weights)  # (K, H, W)
-        self.input_size, self.heatmap_size, self.padding = INPUT, HEATMAP, 1.25
-        self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+        self.processor = TopDownProcessor(
+            input_size=INPUT, heatmap_size=HEATMAP, flip_index=schema.flip_index
+        )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d((pixels[:, :1] + 3) * self.weights[None], 4)
@@ -69,7 +73,7 @@ def test_flip_test_averages_mirrored_heatmaps_with_pairs_swapped(coco: KeypointA
     # reference for the first person: crop, run both ways by hand, average in numpy
     from posekit.data.dataset import TopDownDataset
 
-    item = TopDownDataset(coco, INPUT, padding=1.25, train=False)[0]
+    item = TopDownDataset(coco, model.processor, train=False)[0]
     x = item["pixel_values"][None]
     with torch.no_grad():
         plain = model(x)[0].numpy()
@@ -86,8 +90,10 @@ class _PeakModel(torch.nn.Module):
 
     def __init__(self, schema: KeypointSchema) -> None:
         super().__init__()
-        self.schema, self.input_size, self.heatmap_size, self.padding = schema, INPUT, HEATMAP, 1.25
-        self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+        self.schema = schema
+        self.processor = TopDownProcessor(
+            input_size=INPUT, heatmap_size=HEATMAP, flip_index=schema.flip_index
+        )
         ys, xs = np.mgrid[: HEATMAP[0], : HEATMAP[1]]
         peak = np.exp(-((xs - 2) ** 2 + (ys - 3) ** 2) / (2 * 2.0**2)).astype(np.float32)
         self.peak = torch.nn.Parameter(torch.from_numpy(peak))
@@ -103,7 +109,12 @@ def test_back_projection_to_image_pixels_and_gt_pairing(coco: KeypointAnnotation
     assert out.skipped == {"no_keypoints": 2}
     assert np.all(out.box_scores == 1.0)
     for i, ann_id in enumerate(out.annotation_ids):
-        x, y, w, h = next(a.bbox for a in people if a.id == ann_id)
+        person = next(a for a in people if a.id == ann_id)
+        info = coco.images[person.image_id]
+        # the box clipped to the image as mmpose's loader does: x2 = min(x + w, width - 1)
+        x, y = max(person.bbox[0], 0), max(person.bbox[1], 0)
+        w = min(person.bbox[0] + person.bbox[2], info.width - 1) - x
+        h = min(person.bbox[1] + person.bbox[3], info.height - 1) - y
         # padded box, widened to the 3:4 input aspect ratio; UDP: heatmap pixel j <-> box edge + j / (n - 1)
         sw, sh = max(w, h * 0.75) * 1.25, max(h, w / 0.75) * 1.25
         expected = [x + w / 2 - sw / 2 + sw * 2 / 11, y + h / 2 - sh / 2 + sh * 3 / 15]

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import get_preset
 from posekit.errors import ConfigError
-from posekit.metrics.nms import nms_per_image, oks_nms, pairwise_oks, rescore, soft_oks_nms
+from posekit.metrics.nms import nms_per_image, oks_nms, pairwise_oks, soft_oks_nms
 
 SIGMA = np.array([0.1])
 
@@ -20,9 +21,10 @@ def _one_keypoint(*xs: float) -> np.ndarray:
 
 def test_rescore_uses_mean_of_scores_above_threshold() -> None:
     scores = np.array([[0.1, 0.5, 0.9], [0.1, 0.2, 0.15]])
-    out = rescore(scores, np.array([0.8, 1.0]))
+    out = TopDownProcessor().rescore(scores, np.array([0.8, 1.0]))
     np.testing.assert_allclose(out, [0.8 * 0.7, 0.0])  # 0.2 is not above 0.2
-    np.testing.assert_allclose(rescore(scores, np.array([1.0, 1.0]), threshold=0.0), [0.5, 0.15])
+    every = TopDownProcessor(keypoint_threshold=0.0)
+    np.testing.assert_allclose(every.rescore(scores, np.array([1.0, 1.0])), [0.5, 0.15])
 
 
 def test_pairwise_oks_hand_computed() -> None:

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from posekit.data.augment import (
     AugmentConfig,
-    AugmentParams,
     ColourJitter,
     apply_colour_jitter,
     random_augment_params,
@@ -26,6 +25,7 @@ from posekit.data.geometry import (
     warp_image,
     warp_keypoints,
 )
+from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import KeypointSchema, get_preset
 
 INPUT = (256, 192)
@@ -144,8 +144,9 @@ def test_flip_swaps_left_and_right_labels():
     schema = get_preset("coco17")
     kps = symmetric_person(schema)
     center, scale = np.array([200.0, 260.0]), np.array([300.0, 400.0])
-    plain = AugmentParams(center=center, scale=scale).warp_matrix(INPUT)
-    flipped = AugmentParams(center=center, scale=scale, flip=True).warp_matrix(INPUT)
+    processor = TopDownProcessor(input_size=INPUT)
+    plain = processor.warp_matrix(center, scale)
+    flipped = processor.warp_matrix(center, scale, flip=True)
     a = warp_keypoints(kps, plain)
     b = warp_keypoints(kps, flipped, schema.flip_index)
     # a mirror-symmetric person looks the same after a flip with the labels swapped

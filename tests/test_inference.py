@@ -8,7 +8,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import posekit
 from posekit.data.geometry import box_to_center_scale
@@ -104,28 +103,37 @@ def test_real_coco_images_with_a_detections_file(predictor, shared_data, tmp_pat
     assert cv2.imread(str(run / f"{results[0].name}.jpg")).shape == results[0].image.shape
 
 
-def test_crops_match_the_evaluation_pipeline(predictor, shared_data):
-    """Same boxes through ``TopDownDataset`` (the training/evaluation crops) give the same keypoints."""
-    from posekit.data.coco import load_coco
-    from posekit.data.codec import input_to_image
-    from posekit.data.dataset import TopDownDataset, collate
+def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes(
+    tiny_model_dir, shared_data, tmp_path, monkeypatch, capsys
+):
+    """``posekit val --model M`` and ``posekit predict --model M --boxes <the GT file>`` share one
+    processor: the same crops (GT boxes clipped to the image), flip test, decoding and rescoring. One
+    crop per forward pass in both, so that the matrix kernels (whose rounding depends on the batch)
+    see the same inputs: the written keypoints are then equal to the last digit."""
+    from test_cli_val import _metrics_path, _run
 
-    dets = [d for d in json.loads((shared_data / COCO_DETS).read_text()) if d["score"] >= 0.5]
-    dataset = TopDownDataset(
-        load_coco(shared_data / "coco/test_coco.json"), (64, 48), boxes=dets, train=False
-    )
-    batch = collate([dataset[i] for i in range(len(dataset))])
-    with torch.no_grad():
-        heatmaps = predictor.runner.model(batch["pixel_values"])
-    points, _ = predictor.codec.decode(heatmaps)
-    expected = input_to_image(points, batch["center"].numpy(), batch["scale"].numpy(), (64, 48))
-    results = predictor.predict(shared_data / "coco", boxes=shared_data / COCO_DETS, det_conf=0.5)
-    by_image = {r.image_id: r for r in results}
-    for image_id, box, kp in zip(batch["image_id"].tolist(), batch["bbox"].numpy(), expected, strict=True):
-        r = by_image[image_id]
-        match = np.flatnonzero(np.abs(r.boxes - box).max(axis=1) < 1e-3)
-        assert len(match) == 1
-        np.testing.assert_allclose(r.keypoints[match[0]], kp, atol=0.05)
+    data = shared_data / "coco" / "test_coco.json"
+    code, output = _run(
+        monkeypatch, capsys, "val", "--model", tiny_model_dir, "--data", data, "--nms", "none",
+        "--batch-size", "1", "--project", tmp_path / "runs", "--worst", "0",
+    )  # fmt: skip
+    assert code == 0, output
+    val_rows = json.loads((_metrics_path(output).parent / "predictions.json").read_text())
+    code, output = _run(
+        monkeypatch, capsys, "predict", "--model", tiny_model_dir, "--source", data.parent,
+        "--boxes", data, "--batch", "1", "--no-save", "--project", tmp_path / "runs",
+    )  # fmt: skip
+    assert code == 0, output
+    predict_rows = json.loads((tmp_path / "runs" / "predict" / "exp" / "predictions.json").read_text())
+    gt = json.loads(data.read_text())
+    people = [a for a in gt["annotations"] if not a["iscrowd"] and a["num_keypoints"] > 0]
+    assert len(val_rows) == len(people) == 12
+    for row in val_rows:  # every person of val is a person of predict, with the same keypoints and score
+        same = [
+            p for p in predict_rows if p["image_id"] == row["image_id"] and p["keypoints"] == row["keypoints"]
+        ]
+        assert len(same) == 1, row["image_id"]
+        assert same[0]["score"] == pytest.approx(row["score"], rel=1e-9)
 
 
 def test_real_video_tracked_smoothed_and_saved(predictor, shared_data, tmp_path):
@@ -175,9 +183,10 @@ def test_crops_are_batched_across_frames_without_changing_results(predictor):
     for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
         np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-5)
-    flipped = predictor.predict(images[:1], boxes=boxes[:1], flip=True)[0]
-    assert flipped.keypoints.shape == one[0].keypoints.shape
-    assert not np.allclose(flipped.keypoint_scores, one[0].keypoint_scores)
+    assert predictor.processor.flip_test  # the model's policy is the default
+    plain = predictor.predict(images[:1], boxes=boxes[:1], flip=False)[0]
+    assert plain.keypoints.shape == one[0].keypoints.shape
+    assert not np.allclose(plain.keypoint_scores, one[0].keypoint_scores)
 
 
 def test_bytetrack_ids_are_stable_on_a_generated_video_with_a_detector(predictor, figure_video, tmp_path):

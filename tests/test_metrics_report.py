@@ -15,8 +15,10 @@ from test_metrics_coco import make_keypoint_set, perturbed_predictions, referenc
 
 from posekit.data.schema import KeypointSchema, get_preset
 from posekit.metrics.coco import COCO17_SIGMAS, COCO_STAT_NAMES
+from posekit.metrics.evaluate import evaluate_predictions
 from posekit.metrics.per_keypoint import per_keypoint_ap
-from posekit.metrics.report import evaluate_predictions, print_report, write_report
+from posekit.report.console import print_report
+from posekit.report.files import write_report
 
 
 @pytest.fixture(scope="module")

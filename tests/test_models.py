@@ -100,13 +100,13 @@ def test_save_load_round_trip(tiny: PoseModel, tmp_path) -> None:
     schema = get_preset("coco17")
     directory = tiny.save(tmp_path / "model")
     meta = json.loads((directory / "posekit.json").read_text())
-    assert KeypointSchema.from_dict(meta["schema"]) == schema
-    assert meta["input_size"] == list(SIZE) and meta["padding"] == 1.25
+    assert KeypointSchema.from_dict(meta["schema"]) == schema and meta["version"] == 2
+    assert meta["processor"]["padding"] == 1.25 and "image_mean" not in meta["processor"]
 
     x = _pixels()
     expected = tiny(x)
     again = load_model(directory)
-    assert again.schema == schema and again.input_size == SIZE and again.mean == tiny.mean
+    assert again.schema == schema and again.input_size == SIZE and again.processor == tiny.processor
     assert torch.equal(again(x), expected)
 
     plain = VitPoseForPoseEstimation.from_pretrained(directory).eval()
@@ -115,6 +115,44 @@ def test_save_load_round_trip(tiny: PoseModel, tmp_path) -> None:
     processor = json.loads((directory / "preprocessor_config.json").read_text())
     assert processor["size"] == {"height": SIZE[0], "width": SIZE[1]}
     assert processor["image_mean"] == pytest.approx([0.485, 0.456, 0.406])
+
+
+def test_processor_settings_travel_with_the_model_and_transformers_reads_its_part(tmp_path) -> None:
+    from transformers import AutoImageProcessor
+
+    model = load_model("vitpose-t", pretrained="none", input_size=SIZE)
+    model.processor = model.processor.updated(
+        padding=1.4,
+        sigma=3.0,
+        blur_kernel_size=15,
+        decode="reference",
+        flip_test=False,
+        keypoint_threshold=0.35,
+        image_mean=(0.5, 0.4, 0.3),
+        image_std=(0.2, 0.25, 0.3),
+    )
+    directory = model.save(tmp_path / "custom")
+    again = load_model(directory)
+    assert again.processor == model.processor  # every field, flip index included, read back exactly
+    assert again.processor.heatmap_size == model.heatmap_size and again.processor.codec.sigma == 3.0
+    hf = AutoImageProcessor.from_pretrained(directory)
+    assert (hf.size["height"], hf.size["width"]) == SIZE
+    assert list(hf.image_mean) == [0.5, 0.4, 0.3] and list(hf.image_std) == [0.2, 0.25, 0.3]
+    # a resized model keeps the settings and takes the new sizes
+    bigger = load_model(directory, input_size=(128, 96))
+    assert bigger.processor.input_size == (128, 96) and bigger.processor.heatmap_size == (32, 24)
+    assert bigger.processor.padding == 1.4 and bigger.processor.decode == "reference"
+
+
+def test_version_1_model_folders_still_load(tiny: PoseModel, tmp_path) -> None:
+    """posekit 0.1 wrote the padding (and 0-255 mean/std) at the top level of posekit.json."""
+    directory = tiny.save(tmp_path / "old")
+    meta = json.loads((directory / "posekit.json").read_text())
+    del meta["processor"]
+    meta |= {"version": 1, "input_size": list(SIZE), "padding": 1.5, "mean": [123.675, 116.28, 103.53]}
+    (directory / "posekit.json").write_text(json.dumps(meta))
+    again = load_model(directory)
+    assert again.processor.padding == 1.5 and again.processor.image_mean == (0.485, 0.456, 0.406)
 
 
 @torch.no_grad()

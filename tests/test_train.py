@@ -194,7 +194,8 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
     from transformers import VitPoseForPoseEstimation
 
     from posekit.data.schema import get_preset
-    from posekit.models.vitpose import PRESETS, PoseModel
+    from posekit.models.presets import PRESETS
+    from posekit.models.vitpose import PoseModel
 
     config = PRESETS["vitpose-t-simple"].config(17, (64, 48))
     config.backbone_config.patch_size = [8, 8]
@@ -208,7 +209,7 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
 
 def test_validation_flip_test_follows_the_training_flips(sample_data: Path, tmp_path: Path) -> None:
     """Validation averages in the mirrored prediction only when training flips people."""
-    from posekit.engine.evaluate import evaluate_model
+    from posekit.engine.evaluator import evaluate_model
 
     for name, augment, flip_test in (("flip", {}, True), ("noflip", {"flip_prob": 0.0}, False)):
         trainer = _trainer(sample_data, tmp_path, name=name, augment=augment)

@@ -75,7 +75,7 @@ def test_two_processes_share_the_data_and_agree_on_the_weights(sample_data: Path
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
     assert [r["world"] for r in ranks] == [2, 2]
 
-    train = TopDownDataset(resolve_data(str(sample_data)).load_split("train"), input_size=(64, 48))
+    train = TopDownDataset(resolve_data(str(sample_data)).load_split("train"))
     people = {p.annotation_id for p in train.people}
     seen = [set(r["seen"]) for r in ranks]
     assert seen[0] and seen[1] and len(seen[0] & seen[1]) <= 1  # at most the one sample that pads the epoch

@@ -14,7 +14,7 @@ _LAZY = {
     "check": ("posekit.data.check", "check"),
     "load": ("posekit.inference.predictor", "load"),
     "train": ("posekit.engine.train", "train"),
-    "val": ("posekit.engine.evaluate", "val"),
+    "val": ("posekit.engine.val", "val"),
     "export": ("posekit.inference.export", "export"),
 }
 

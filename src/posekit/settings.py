@@ -1,6 +1,7 @@
-"""Training configuration: one validated pydantic model shared by the CLI, the YAML file and the Python API.
+"""Settings of every mode: one validated pydantic model per command (train, val, predict), shared by the
+CLI, a YAML file (``--config``) and the Python API, so each default lives in one place.
 
-Every field but ``augment`` (YAML and Python only) is a ``posekit train`` flag (``batch_size`` ->
+Every train field but ``augment`` (YAML and Python only) is a ``posekit train`` flag (``batch_size`` ->
 ``--batch-size``). Values left at ``None`` are resolved by the engine once the device and the model are
 known (see :mod:`posekit.engine.train`), and the fully resolved configuration is written to the run
 folder as ``args.yaml``, which is itself a valid ``--config`` file.
@@ -8,14 +9,16 @@ folder as ``args.yaml``, which is itself a valid ``--config`` file.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from posekit.errors import ConfigError
+from posekit.inference.smoothing import OneEuroParams, SavgolParams
 
 #: What ``posekit train`` with no ``--data`` uses: a tiny model trained from scratch on the built-in
 #: sample, sized to finish on 2 CPU cores in a few minutes (see benchmarks/train.py for the learning curve).
@@ -44,6 +47,9 @@ _EXPECTED = {
     "input_size": "expected HxW, both multiples of 16 (the ViT patch size), e.g. 256x192",
 }
 
+#: A path given as ``str`` or ``pathlib.Path`` (kept as ``str``, so the settings stay plain YAML).
+PathText = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, os.PathLike) else v)]
+
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX,]\s*(\d+)\s*$")
 
 
@@ -55,11 +61,11 @@ def flag(field: str) -> str:
 class TrainConfig(BaseModel):
     """All the settings of one training run (``None`` = chosen automatically, see each field)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
-    data: str | None = Field(None, description="data YAML, COCO JSON or 'sample' (default: built-in sample)")
-    model: str | None = Field(None, description="preset, local directory or hub id (default: vitpose-b)")
-    pretrained: str | None = Field(None, description="auto | none | PATH | HUB_ID (default: auto)")
+    data: PathText | None = Field(None, description="data YAML, COCO JSON or 'sample' (default: the sample)")
+    model: PathText | None = Field(None, description="preset, local directory or hub id (default: vitpose-b)")
+    pretrained: PathText | None = Field(None, description="auto | none | PATH | HUB_ID (default: auto)")
     epochs: int | None = Field(None, ge=1, description="training epochs (default: 5, a fine-tune)")
     batch_size: int | Literal["auto"] = Field(
         16, description="per-device batch, or 'auto' (largest that fits)"
@@ -70,7 +76,7 @@ class TrainConfig(BaseModel):
     warmup: int | None = Field(
         None, ge=0, description="linear warm-up steps (default: min(500, 10% of steps))"
     )
-    schedule: Literal["cosine", "step"] = Field("cosine", description="lr decay after warm-up")
+    schedule: Literal["cosine", "step", "constant"] = Field("cosine", description="lr decay after warm-up")
     input_size: tuple[int, int] | None = Field(None, description="HxW model input (default: preset's)")
     amp: Literal["bf16", "fp16", "no"] | None = Field(
         None, description="mixed precision (default: bf16 on GPU)"
@@ -90,8 +96,8 @@ class TrainConfig(BaseModel):
     augment: dict[str, Any] = Field(
         {}, description="training augmentation overrides, e.g. {rotation: 20} (see AugmentConfig)"
     )
-    project: str = Field("runs", description="root folder of the runs")
-    name: str = Field("exp", description="run name: runs/train/<name> (incremented if it exists)")
+    project: PathText = Field("runs", description="root folder of the runs")
+    name: PathText = Field("exp", description="run name: runs/train/<name> (incremented if it exists)")
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -137,7 +143,7 @@ class TrainConfig(BaseModel):
     def _model(cls, value: str | None) -> str | None:
         if value is None or Path(value).expanduser().exists() or "/" in value or value.endswith(".pth"):
             return value
-        from posekit.models.vitpose import PRESETS
+        from posekit.models.presets import PRESETS
 
         if value not in PRESETS:
             raise ValueError(
@@ -154,26 +160,96 @@ class TrainConfig(BaseModel):
         return yaml.safe_dump(data, sort_keys=False)
 
 
+class ValConfig(BaseModel):
+    """The settings of ``posekit val`` / ``posekit.val`` (``None`` = chosen automatically, see each field)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    model: Any = Field(None, description="model directory, hub id, preset or a loaded PoseModel")
+    data: PathText = Field("sample", description="data YAML, COCO JSON or 'sample'")
+    predictions: PathText | None = Field(None, description="COCO keypoint results .json to score (no model)")
+    boxes: PathText | None = Field(None, description="COCO detection results .json: person boxes, not GT")
+    box_conf: float = Field(0.0, ge=0, le=1, description="keep detection boxes scoring at least this")
+    split: Literal["train", "val"] = Field("val", description="data split")
+    batch_size: int = Field(32, ge=1, description="people per forward pass")
+    flip: bool | None = Field(None, description="flip test (default: the model's processor policy)")
+    decode: Literal["posekit", "reference"] | None = Field(
+        None, description="heatmap decoder (default: the model's; 'reference' = mmpose's DARK-UDP)"
+    )
+    conf: float = Field(0.3, ge=0, le=1, description="keypoint confidence for drawing/reporting (not AP)")
+    sigmas: PathText | list[float] | None = Field(None, description="OKS sigmas: JSON file or comma list")
+    nms: Literal["oks", "soft", "none"] = Field("oks", description="non-maximum suppression of people")
+    nms_threshold: float | None = Field(None, gt=0, le=1, description="NMS threshold (oks 0.9, soft 0.3)")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    workers: int | None = Field(None, ge=0, description="data loading processes (default: 0 on CPU)")
+    pretrained: PathText = Field("auto", description="weights of a preset: auto | none | PATH | HUB_ID")
+    worst: int = Field(16, ge=0, description="people drawn in worst_people.jpg")
+    project: PathText = Field("runs", description="root folder of the runs")
+    name: PathText = Field("exp", description="run name: runs/val/<name> (incremented if it exists)")
+    verbose: bool = Field(True, description="print the report")
+
+
+class PredictConfig(BaseModel):
+    """The settings of ``posekit predict`` / ``Predictor.predict`` besides the source."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    boxes: Any = Field(
+        None, description="'detector' (default), 'full', a COCO detections/annotations JSON, or arrays"
+    )
+    detector: Any = Field(None, description="person detector: hub id, directory or object with detect()")
+    det_conf: float = Field(0.5, ge=0, le=1, description="minimum person box score")
+    conf: float | str | dict[str, float] = Field(
+        0.3, description="keypoint threshold, per joint with '0.3,left_wrist=0.5'"
+    )
+    batch: int = Field(8, ge=1, description="crops per model call (and frames read ahead)")
+    flip: bool | None = Field(None, description="flip test (default: the model's processor policy)")
+    track: bool | Literal["bytetrack", "oks"] = Field(False, description="track ids across frames")
+    smooth: Literal["online", "offline"] | None = Field(
+        None, description="temporal smoothing (implies track)"
+    )
+    one_euro: OneEuroParams = Field(OneEuroParams(), description="One-Euro filter settings (online)")
+    savgol: SavgolParams = Field(SavgolParams(), description="gap filling + Savitzky-Golay (offline)")
+    stream: bool | None = Field(None, description="return a generator (default for videos and webcams)")
+    save: bool = Field(False, description="write drawn images / videos")
+    save_json: bool | None = Field(None, description="write predictions.json (default: with save)")
+    project: PathText = Field("runs", description="root folder of the runs")
+    name: PathText = Field("exp", description="run name: runs/predict/<name> (incremented if it exists)")
+
+
 def build_config(config: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Merge, in increasing priority, the defaults, the sample defaults (no ``data``), a YAML file and
-    ``overrides`` (``None`` values are ignored: the flag was not given). Raises one :class:`ConfigError`."""
-    values: dict[str, Any] = {}
-    source = ""
-    if config is not None:
-        values = _read_yaml(Path(config))
-        source = f" (in {config})"
-    values.update({k.replace("-", "_"): v for k, v in overrides.items() if v is not None})
-    if values.get("data") in (None, "sample"):
-        values = {**SAMPLE_DEFAULTS, **values}
+    """Train settings: in increasing priority, the defaults, the sample defaults (no ``data``), a YAML
+    file and ``overrides`` (``None``: the flag was not given). Raises one :class:`ConfigError`."""
+    values = {k.replace("-", "_"): v for k, v in overrides.items() if v is not None}
+    file_values = _read_yaml(Path(config)) if config is not None else {}
+    if {**file_values, **values}.get("data") in (None, "sample"):
+        file_values = {**SAMPLE_DEFAULTS, **file_values}
+    return build_settings(TrainConfig, config, file_values=file_values, **values)
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def build_settings(
+    cls: type[SettingsModel],
+    config: str | Path | None = None,
+    file_values: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> SettingsModel:
+    """``cls`` from a YAML file of settings (``config``; or its already read ``file_values``) and the
+    given ``overrides`` (``None`` = not given; they win). Raises one :class:`ConfigError` naming every
+    bad flag, the value and what is allowed."""
+    values = file_values if file_values is not None else (_read_yaml(Path(config)) if config else {})
+    values = {**values, **{k.replace("-", "_"): v for k, v in overrides.items() if v is not None}}
     try:
-        return TrainConfig(**values)
+        return cls(**values)
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(_describe(error, cls, f" (in {config})" if config is not None else "")) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"--config: {path} does not exist; give the path of a YAML file of train settings")
+        raise ConfigError(f"--config: {path} does not exist; give the path of a YAML file of settings")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -185,7 +261,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, cls: type[BaseModel], source: str) -> str:
     """One message for all the invalid values: the flag, the value given and what is allowed."""
     lines = []
     for item in error.errors():
@@ -194,7 +270,7 @@ def _describe(error: ValidationError, source: str) -> str:
             "Input should be", "must be"
         )
         if item["type"] == "extra_forbidden":
-            options = ", ".join(flag(f) for f in TrainConfig.model_fields)
+            options = ", ".join(flag(f) for f in cls.model_fields)
             lines.append(f"{flag(field)}: unknown option{source}; valid options: {options}")
             continue
         if item["type"] == "literal_error":

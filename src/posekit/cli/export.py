@@ -11,6 +11,9 @@ from rich.console import Console
 
 def export_command(
     model: Annotated[str, typer.Option(help="Model: a directory, hub id or preset (vitpose-b).")],
+    pretrained: Annotated[
+        str, typer.Option(help="Weights of a preset: auto (hub), none (random), a path or hub id.")
+    ] = "auto",
     format: Annotated[str, typer.Option("--format", help="Export format.")] = "onnx",
     output: Annotated[
         Path | None,
@@ -27,7 +30,14 @@ def export_command(
     from posekit.inference.export import export
 
     result = export(
-        model, format=format, output=output, dynamic_batch=dynamic_batch, half=half, opset=opset, batch=batch
+        model,
+        pretrained=pretrained,
+        format=format,
+        output=output,
+        dynamic_batch=dynamic_batch,
+        half=half,
+        opset=opset,
+        batch=batch,
     )
     size_mb = result.path.stat().st_size / 1e6
     batch_text = "dynamic" if result.dynamic_batch else str(batch)

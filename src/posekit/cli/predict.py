@@ -1,27 +1,30 @@
-"""``posekit predict``: keypoints for images, folders, globs, videos and webcams, written to a run folder."""
+"""``posekit predict``: keypoints for images, folders, globs, videos and webcams, written to a run folder.
+
+The flags map to :class:`posekit.settings.PredictConfig` (``--min-cutoff``/``--beta`` to its One-Euro
+settings, ``--window``/``--polyorder``/``--max-gap`` to its Savitzky-Golay ones); a flag not given keeps
+that model's default.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from posekit.models.detector import DEFAULT_DETECTOR
+from posekit.cli.options import help_for
+from posekit.inference.smoothing import OneEuroParams, SavgolParams
+from posekit.settings import PredictConfig
+
+_EURO, _SAVGOL = OneEuroParams(), SavgolParams()
 
 
-class Smooth(str, Enum):
-    online = "online"
-    offline = "offline"
-
-
-class Tracker(str, Enum):
-    auto = "auto"
-    bytetrack = "bytetrack"
-    oks = "oks"
+def _help(field: str) -> str:
+    return help_for(PredictConfig, field)
 
 
 def predict_command(
@@ -31,30 +34,18 @@ def predict_command(
     source: Annotated[
         str, typer.Option(help="Image, folder, glob ('dir/*.jpg'), video (mp4/avi/mov) or webcam index.")
     ],
-    boxes: Annotated[
-        str,
-        typer.Option(
-            help="Person boxes: 'detector', 'full' (whole image = one person) or a COCO detections JSON."
-        ),
-    ] = "detector",
-    detector: Annotated[
-        str, typer.Option(help="Person detector: transformers hub id or directory.")
-    ] = DEFAULT_DETECTOR,
-    det_conf: Annotated[float, typer.Option(min=0.0, max=1.0, help="Minimum person box score.")] = 0.5,
-    conf: Annotated[
-        str,
-        typer.Option(
-            help="Keypoint threshold '0.3', or per joint on top: '0.3,left_wrist=0.5,right_wrist=0.5'. "
-            "Joints below are reported with their score, flagged invisible and not drawn."
-        ),
-    ] = "0.3",
+    pretrained: Annotated[
+        str, typer.Option(help="Weights of a preset: auto (hub), none (random), a path or hub id.")
+    ] = "auto",
     device: Annotated[
         str | None, typer.Option(help="cpu, cuda, cuda:1 (default: cuda when available).")
     ] = None,
-    batch: Annotated[int, typer.Option(min=1, help="Crops per model call (and frames read ahead).")] = 8,
-    flip: Annotated[
-        bool, typer.Option("--flip", help="Flip test: average with the mirrored crop (2x time).")
-    ] = False,
+    boxes: Annotated[str | None, typer.Option(help=_help("boxes"))] = None,
+    detector: Annotated[str | None, typer.Option(help=_help("detector"))] = None,
+    det_conf: Annotated[float | None, typer.Option(help=_help("det_conf"))] = None,
+    conf: Annotated[str | None, typer.Option(help=_help("conf"))] = None,
+    batch: Annotated[int | None, typer.Option(help=_help("batch"))] = None,
+    flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
     save: Annotated[
         bool, typer.Option(help="Write drawn images / videos (mp4, source fps and size).")
     ] = True,
@@ -63,50 +54,50 @@ def predict_command(
     ] = True,
     track: Annotated[bool, typer.Option("--track", help="Track ids across video frames.")] = False,
     tracker: Annotated[
-        Tracker, typer.Option(help="auto: ByteTrack on detector boxes (posekit[track]), else OKS matching.")
-    ] = Tracker.auto,
-    smooth: Annotated[
-        Smooth | None,
-        typer.Option(
-            help="Smoothing (implies --track): online (One-Euro) or offline (gap fill + Savitzky-Golay)."
-        ),
-    ] = None,
+        str,
+        typer.Option(help="auto: ByteTrack on detector boxes (posekit[track]), else OKS; bytetrack; oks."),
+    ] = "auto",
+    smooth: Annotated[str | None, typer.Option(help=_help("smooth") + ": online | offline")] = None,
     min_cutoff: Annotated[
-        float, typer.Option(min=0.0, help="One-Euro min cutoff (Hz): lower = smoother.")
-    ] = 0.05,
+        float | None,
+        typer.Option(help=f"One-Euro min cutoff (Hz): lower = smoother (default {_EURO.min_cutoff:g})."),
+    ] = None,
     beta: Annotated[
-        float, typer.Option(min=0.0, help="One-Euro beta: higher = less lag on fast moves.")
-    ] = 80.0,
-    window: Annotated[int, typer.Option(help="Savitzky-Golay window (odd, frames).")] = 9,
-    polyorder: Annotated[int, typer.Option(min=0, help="Savitzky-Golay polynomial order.")] = 2,
-    max_gap: Annotated[int, typer.Option(min=0, help="Offline: fill gaps of up to N frames.")] = 10,
-    project: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
-    name: Annotated[str, typer.Option(help="Run name: PROJECT/predict/NAME (numbered if taken).")] = "exp",
+        float | None,
+        typer.Option(help=f"One-Euro beta: higher = less lag on fast moves (default {_EURO.beta:g})."),
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help=f"Savitzky-Golay window (odd, frames; default {_SAVGOL.window}).")
+    ] = None,
+    polyorder: Annotated[
+        int | None, typer.Option(help=f"Savitzky-Golay polynomial order (default {_SAVGOL.polyorder}).")
+    ] = None,
+    max_gap: Annotated[
+        int | None, typer.Option(help=f"Offline: fill gaps of up to N frames (default {_SAVGOL.max_gap}).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help=_help("project"))] = None,
+    name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
 ) -> None:
-    """Find people and their keypoints in images and videos; write drawings and JSON to a run folder."""
-    from posekit.inference.predictor import load
-    from posekit.inference.smoothing import OneEuroParams, SavgolParams
+    """Find people and their keypoints in images and videos; write drawings and JSON to a run folder.
 
+    Try: posekit predict --model vitpose-t --pretrained none --source IMAGE.jpg --boxes full
+    """
+    from posekit.inference.predictor import load
+
+    def given(**values: Any) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if v is not None}
+
+    options = given(
+        boxes=boxes, detector=detector, det_conf=det_conf, conf=conf, batch=batch, flip=flip, project=project,
+        name=name, smooth=smooth,
+        one_euro=OneEuroParams(**given(min_cutoff=min_cutoff, beta=beta)),
+        savgol=SavgolParams(**given(window=window, polyorder=polyorder, max_gap=max_gap)),
+    )  # fmt: skip
+    if track or smooth:
+        options["track"] = True if tracker == "auto" else tracker
     console = Console(soft_wrap=True, highlight=False)
-    predictor = load(model, device=device)
-    results = predictor.predict(
-        source,
-        boxes=boxes,
-        conf=conf,
-        detector=detector,
-        det_conf=det_conf,
-        batch=batch,
-        track=(True if tracker == Tracker.auto else tracker.value) if track or smooth else False,
-        smooth=smooth.value if smooth else None,
-        stream=True,
-        flip=flip,
-        save=save,
-        save_json=save_json,
-        project=project,
-        name=name,
-        one_euro=OneEuroParams(min_cutoff=min_cutoff, beta=beta),
-        savgol=SavgolParams(window=window, polyorder=polyorder, max_gap=max_gap),
-    )
+    predictor = load(model, device=device, pretrained=pretrained)
+    results = predictor.predict(source, stream=True, save=save, save_json=save_json, **options)
     people = frames = 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     stopped = ""
@@ -126,9 +117,7 @@ def predict_command(
         _print_jitter(console, save_dir / "jitter.json")
 
 
-def _print_jitter(console: Console, path) -> None:
-    import json
-
+def _print_jitter(console: Console, path: Path) -> None:
     report = json.loads(path.read_text())
     table = Table(title="Jitter: mean frame-to-frame displacement (px), tracked joints", title_justify="left")
     table.add_column("keypoint")

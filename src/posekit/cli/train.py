@@ -1,4 +1,4 @@
-"""``posekit train``: every flag maps to a :class:`posekit.config.TrainConfig` field of the same name.
+"""``posekit train``: every flag maps to a :class:`posekit.settings.TrainConfig` field of the same name.
 
 Flags default to ``None`` ("not given") so that a ``--config`` YAML file can fill them and flags given on
 the command line win over it; the values are validated together by the config model.
@@ -11,13 +11,12 @@ from typing import Annotated
 
 import typer
 
+from posekit.cli.options import help_for
 from posekit.settings import TrainConfig
 
 
 def _help(field: str) -> str:
-    info = TrainConfig.model_fields[field]
-    default = "" if info.default is None else f" (default: {info.default})"
-    return f"{info.description}{default}"
+    return help_for(TrainConfig, field)
 
 
 def train_command(
@@ -34,7 +33,9 @@ def train_command(
     weight_decay: Annotated[float | None, typer.Option(help=_help("weight_decay"))] = None,
     layer_decay: Annotated[float | None, typer.Option(help=_help("layer_decay"))] = None,
     warmup: Annotated[int | None, typer.Option(help=_help("warmup"))] = None,
-    schedule: Annotated[str | None, typer.Option(help=_help("schedule") + " (cosine | step)")] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help=_help("schedule") + " (cosine | step | constant)")
+    ] = None,
     input_size: Annotated[str | None, typer.Option(help=_help("input_size") + ", e.g. 256x192")] = None,
     amp: Annotated[str | None, typer.Option(help=_help("amp") + " (bf16 | fp16 | no)")] = None,
     grad_clip: Annotated[float | None, typer.Option(help=_help("grad_clip"))] = None,

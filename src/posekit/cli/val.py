@@ -1,4 +1,9 @@
-"""``posekit val``: evaluate a model or a COCO keypoint results file on a data split."""
+"""``posekit val``: evaluate a model or a COCO keypoint results file on a data split.
+
+Every flag maps to a :class:`posekit.settings.ValConfig` field of the same name; flags default to ``None``
+("not given") so that the settings model holds the one set of defaults (and a ``--config`` YAML file
+can fill them).
+"""
 
 from __future__ import annotations
 
@@ -7,79 +12,41 @@ from typing import Annotated
 
 import typer
 
-from posekit.errors import ConfigError
+from posekit.cli.options import help_for
+from posekit.settings import ValConfig
+
+
+def _help(field: str) -> str:
+    return help_for(ValConfig, field)
 
 
 def val_command(
-    model: Annotated[
-        str | None,
-        typer.Option("--model", "-m", help="Model directory, hub id or preset (vitpose-s/b/l/h, vitpose-t)."),
-    ] = None,
-    data: Annotated[
-        str, typer.Option("--data", "-d", help="'sample', a COCO keypoint .json or a data .yaml.")
-    ] = "sample",
-    predictions: Annotated[
-        Path | None,
-        typer.Option("--predictions", help="Evaluate this COCO keypoint results .json instead of a model."),
-    ] = None,
-    boxes: Annotated[
-        Path | None,
-        typer.Option(
-            "--boxes", help="COCO detection-results .json: person boxes instead of the ground truth."
-        ),
-    ] = None,
-    box_conf: Annotated[
-        float,
-        typer.Option("--box-conf", help="Keep detection boxes scoring at least this (0 = all, for AP)."),
-    ] = 0.0,
-    split: Annotated[str, typer.Option("--split", help="Data split: val or train.")] = "val",
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", "-b", min=1, help="People per forward pass.")
-    ] = 32,
-    no_flip: Annotated[bool, typer.Option("--no-flip", help="Disable the flip test.")] = False,
-    conf: Annotated[
-        float,
-        typer.Option(
-            "--conf", min=0.0, max=1.0, help="Keypoint confidence for drawing/reporting (not COCO AP)."
-        ),
-    ] = 0.3,
-    sigmas: Annotated[
-        str | None,
-        typer.Option("--sigmas", help="OKS sigmas: a JSON file or a comma list (default: the schema's)."),
-    ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", min=0, help="Data loading processes (default: 0 on CPU, up to 8 on GPU)."),
-    ] = None,
-    project: Annotated[str, typer.Option("--project", help="Runs folder.")] = "runs",
-    name: Annotated[str, typer.Option("--name", help="Run name (runs/val/<name>, incremented).")] = "exp",
-    pretrained: Annotated[
-        str,
-        typer.Option(
-            "--pretrained", help="Weights of a preset: auto (hub), none (random), a path or hub id."
-        ),
-    ] = "auto",
+    model: Annotated[str | None, typer.Option("--model", "-m", help=_help("model"))] = None,
+    data: Annotated[str | None, typer.Option("--data", "-d", help=_help("data"))] = None,
+    predictions: Annotated[str | None, typer.Option(help=_help("predictions"))] = None,
+    boxes: Annotated[str | None, typer.Option(help=_help("boxes"))] = None,
+    box_conf: Annotated[float | None, typer.Option(help=_help("box_conf"))] = None,
+    split: Annotated[str | None, typer.Option(help=_help("split") + " (val | train)")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help=_help("batch_size"))] = None,
+    flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
+    decode: Annotated[str | None, typer.Option(help=_help("decode"))] = None,
+    conf: Annotated[float | None, typer.Option(help=_help("conf"))] = None,
+    sigmas: Annotated[str | None, typer.Option(help=_help("sigmas"))] = None,
+    nms: Annotated[str | None, typer.Option(help=_help("nms") + " (oks | soft | none)")] = None,
+    nms_threshold: Annotated[float | None, typer.Option(help=_help("nms_threshold"))] = None,
+    device: Annotated[str | None, typer.Option(help=_help("device"))] = None,
+    workers: Annotated[int | None, typer.Option(help=_help("workers"))] = None,
+    pretrained: Annotated[str | None, typer.Option(help=_help("pretrained"))] = None,
+    worst: Annotated[int | None, typer.Option(help=_help("worst"))] = None,
+    project: Annotated[str | None, typer.Option(help=_help("project"))] = None,
+    name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of these settings; flags given win.")] = None,
 ) -> None:
-    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy; writes runs/val/<name>/."""
-    from posekit.engine.evaluate import val
+    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy; writes runs/val/<name>/.
 
-    if split not in ("train", "val"):
-        raise ConfigError(f"--split {split!r} is not a split; choose 'val' or 'train'")
-    val(
-        model=model,
-        data=data,
-        predictions=predictions,
-        boxes=boxes,
-        split=split,
-        batch_size=batch_size,
-        flip_test=not no_flip,
-        conf=conf,
-        sigmas=sigmas,
-        device=device,
-        project=project,
-        name=name,
-        pretrained=pretrained,
-        box_conf=box_conf,
-        workers=workers,
-    )
+    Try: posekit val --model vitpose-t --pretrained none --data sample
+    """
+    settings = {k: v for k, v in locals().items() if k != "config"}
+    from posekit.engine.val import val
+
+    val(config=config, **settings)

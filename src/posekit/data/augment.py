@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from posekit.data.geometry import compose, fix_aspect_ratio, hflip_matrix, udp_warp_matrix
 from posekit.data.schema import KeypointSchema
 
 
@@ -70,13 +69,6 @@ class AugmentParams:
     rotation: float = 0.0
     flip: bool = False
     colour: ColourJitter | None = None
-
-    def warp_matrix(self, output_size_hw: tuple[int, int]) -> np.ndarray:
-        """Image -> crop matrix (the flip is applied in crop space, ``x -> (w-1) - x``)."""
-        out_h, out_w = output_size_hw
-        scale = fix_aspect_ratio(self.scale, out_w / out_h)
-        matrix = udp_warp_matrix(self.center, scale, self.rotation, output_size_hw)
-        return compose(matrix, hflip_matrix(out_w)) if self.flip else matrix
 
 
 def _truncated_normal(rng: np.random.Generator, limit: float) -> float:

@@ -2,20 +2,39 @@
 
 Semantics follow mmpose's ``UDPHeatmap`` (``generate_udp_gaussian_heatmaps`` and
 ``refine_keypoints_dark_udp``), which ViTPose trains and evaluates with: an input pixel ``x`` maps to
-heatmap ``x * (W - 1) / (w - 1)``, the Gaussian sits at the sub-pixel position and is cut to a
-``3 sigma`` square around the nearest pixel. The decoder is written here, vectorised over all
-people and keypoints at once, because mmpose loops over them in Python (slow for thousands of people).
+heatmap ``x * (W - 1) / (w - 1)``, and the Gaussian sits at the sub-pixel position, cut to the
+``3 sigma`` window around ``mu = trunc(x + 0.5)`` exactly as mmpose cuts it (truncation towards zero,
+so a point left of or above the map rounds as mmpose rounds it, and a window ending up to one pixel
+before the map keeps weight 1 with an empty target, as in mmpose). One deliberate difference: when
+``3 sigma`` is not a whole number, mmpose's window offset moves the Gaussian one pixel off the point for
+points within ``3 sigma`` of the left/top edge (``trunc`` of a negative window start rounds up); posekit
+keeps it on the point. For the default sigma 2 (and any sigma that is a multiple of 1/3) the targets
+equal mmpose's.
+
+Two decoders (``decode``):
+
+- ``"reference"``: mmpose's DARK-UDP to the letter -- every map blurred with OpenCV's Gaussian kernel
+  (zero padding, rescaled to its peak), log, the 3x3 stencil at the argmax with edge padding, one Newton
+  step with ``Hessian + eps I``. It equals mmpose 1.3's decode to float precision.
+- ``"posekit"``: the same step where the blur kernel fits inside the map; near the borders (within the
+  kernel radius) the blur is skipped, the stencil moves inside the map and the step is kept within one
+  heatmap pixel of the argmax, since zero-padded blurring pulls border peaks inwards (on synthetic peaks
+  it is the closer of the two to the true peak there). Only 9 blurred values per map are computed.
+
+Written here, vectorised over all people and keypoints, because mmpose loops in Python (and needs mmcv).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar, get_args
 
 import cv2
 import numpy as np
 import torch
 
 HeatmapArray = TypeVar("HeatmapArray", np.ndarray, torch.Tensor)
+DecodeMode = Literal["posekit", "reference"]
+DECODE_MODES: tuple[str, ...] = get_args(DecodeMode)
 
 
 def blur_kernel_size_for(sigma: float) -> int:
@@ -26,7 +45,8 @@ def blur_kernel_size_for(sigma: float) -> int:
 class UDPHeatmapCodec:
     """Encode keypoints (input pixels) to UDP Gaussian heatmaps and decode heatmaps back.
 
-    Sizes are (height, width). ``blur_kernel_size`` is the DARK modulation kernel (default from sigma).
+    Sizes are (height, width). ``blur_kernel_size`` is the DARK modulation kernel (default from sigma);
+    ``decode`` picks the decoder (see the module docstring).
     """
 
     def __init__(
@@ -35,15 +55,19 @@ class UDPHeatmapCodec:
         heatmap_size: tuple[int, int] = (64, 48),
         sigma: float = 2.0,
         blur_kernel_size: int | None = None,
+        decode: DecodeMode = "posekit",
     ) -> None:
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
+        if decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         self.sigma = float(sigma)
         self.blur_kernel_size = blur_kernel_size or blur_kernel_size_for(sigma)
         if self.blur_kernel_size % 2 != 1:
             raise ValueError(f"blur_kernel_size must be odd, got {self.blur_kernel_size}")
+        self.decode_mode: DecodeMode = decode
         (in_h, in_w), (hm_h, hm_w) = self.input_size, self.heatmap_size
         #: heatmap pixels per input pixel along (x, y)
         self.to_heatmap = np.array([(hm_w - 1) / (in_w - 1), (hm_h - 1) / (in_h - 1)])
@@ -52,28 +76,31 @@ class UDPHeatmapCodec:
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (K, 2) in input pixels and visibility (K,) -> heatmaps (K, h, w), weights (K,).
 
-        A keypoint gets weight 1 when it is labelled (``visible > 0``) and its ``3 sigma`` window
-        overlaps the heatmap; otherwise weight 0 and an empty heatmap.
+        A keypoint gets weight 1 when it is labelled (``visible > 0``) and mmpose's window
+        ``[trunc(mu - 3 sigma), trunc(mu + 3 sigma + 1))`` reaches the map; otherwise weight 0 and an
+        empty heatmap.
         """
         hm_h, hm_w = self.heatmap_size
         points = np.asarray(keypoints, dtype=np.float64)[:, :2] * self.to_heatmap  # (K, 2)
-        nearest = np.floor(points + 0.5)
+        finite = np.all(np.isfinite(points), axis=1)
+        points = np.where(finite[:, None], points, 0.0)
         radius = 3 * self.sigma
+        mu = np.trunc(points + 0.5)  # mmpose: (keypoints + 0.5).astype(np.int64)
+        low, high = np.trunc(mu - radius), np.trunc(mu + radius + 1)  # window [low, high) per axis
         weights = (
             (np.asarray(visible) > 0)
-            & np.all(np.isfinite(points), axis=1)
-            & (nearest[:, 0] - radius <= hm_w - 1)
-            & (nearest[:, 1] - radius <= hm_h - 1)
-            & (nearest[:, 0] + radius >= 0)
-            & (nearest[:, 1] + radius >= 0)
+            & finite
+            & (low[:, 0] < hm_w)
+            & (low[:, 1] < hm_h)
+            & (high[:, 0] >= 0)
+            & (high[:, 1] >= 0)
         )
-        points = np.where(weights[:, None], points, 0.0)
-        nearest = np.where(weights[:, None], nearest, 0.0)
 
         def axis_profile(size: int, axis: int) -> np.ndarray:  # (K, size) cut 1-D Gaussian
             grid = np.arange(size, dtype=np.float64)
             profile = np.exp(-((grid - points[:, axis : axis + 1]) ** 2) / (2 * self.sigma**2))
-            return (profile * (np.abs(grid - nearest[:, axis : axis + 1]) <= radius)).astype(np.float32)
+            inside = (grid >= low[:, axis : axis + 1]) & (grid < high[:, axis : axis + 1])
+            return (profile * inside).astype(np.float32)
 
         # the Gaussian is separable: one outer product per keypoint, in float32
         gx, gy = axis_profile(hm_w, 0) * weights[:, None], axis_profile(hm_h, 1)
@@ -83,14 +110,8 @@ class UDPHeatmapCodec:
     def decode(self, heatmaps: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, K, h, w) (or (K, h, w)) -> keypoints (N, K, 2) in input pixels, scores (N, K).
 
-        Argmax, then one Newton step on the log-heatmap with the gradient and Hessian from central
-        differences (DARK for UDP, like mmpose's ``refine_keypoints_dark_udp``): on the Gaussian-blurred
-        map (zero borders, rescaled to the original peak) wherever the blur kernel fits inside the map,
-        and on the map itself near the borders, where zero-padded blurring would pull points inwards
-        by up to a pixel. Next to an edge the 3x3 stencil is moved inside the map (a Newton step is
-        exact for a log-quadratic from any point), so exact targets decode exactly up to the borders.
-        The result is kept within 1 heatmap pixel of the argmax so that flat or saddle-shaped maps
-        cannot throw a point away. Scores are the heatmap maxima.
+        Scores are the heatmap maxima; positions the argmax refined by one DARK Newton step on the
+        log-heatmap (see the module docstring for the two decoders).
         """
         if isinstance(heatmaps, torch.Tensor):
             heatmaps = heatmaps.detach().float().cpu().numpy()
@@ -106,41 +127,47 @@ class UDPHeatmapCodec:
         index = flat.argmax(axis=1)
         scores = flat[np.arange(n * k), index]
         y, x = np.divmod(index, w)
-
-        # stencil centre (cx, cy): the argmax, moved inside so that its 3x3 neighbours exist
-        cx, cy = np.clip(x, 1, w - 2), np.clip(y, 1, h - 2)
-        stencil = self._window(maps, cx, cy, 1)  # (M, 3, 3)
-        r = self.blur_kernel_size // 2
-        inner = (cx >= r + 1) & (cx <= w - r - 2) & (cy >= r + 1) & (cy <= h - r - 2)
-        if inner.any():
-            stencil[inner] = self._blurred_stencil(maps[inner], cx[inner], cy[inner], scores[inner])
-        log = np.log(np.clip(stencil, 1e-3, 50.0))
-
-        c, xp, xm, yp, ym = log[:, 1, 1], log[:, 1, 2], log[:, 1, 0], log[:, 2, 1], log[:, 0, 1]
-        gx, gy = 0.5 * (xp - xm), 0.5 * (yp - ym)
-        eps = np.finfo(np.float32).eps
-        hxx, hyy = xp - 2 * c + xm + eps, yp - 2 * c + ym + eps
-        hxy = 0.5 * (log[:, 2, 2] - xp - yp + 2 * c - xm - ym + log[:, 0, 0])
-        det = hxx * hyy - hxy**2
-        ok = (det != 0) & (scores > 0)
-        det = np.where(ok, det, 1.0)
-        px = cx + np.where(ok, -(hyy * gx - hxy * gy) / det, x - cx)
-        py = cy + np.where(ok, -(hxx * gy - hxy * gx) / det, y - cy)
-        points = np.stack([np.clip(px, x - 1, x + 1), np.clip(py, y - 1, y + 1)], axis=-1)
+        if self.decode_mode == "reference":
+            points = self._refine_reference(maps, x, y, scores)
+        else:
+            points = self._refine(maps, x, y, scores)
         keypoints = (points / self.to_heatmap).reshape(n, k, 2)
         scores = scores.reshape(n, k)
         return (keypoints[0], scores[0]) if single else (keypoints, scores)
 
-    @staticmethod
-    def _window(maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, radius: int) -> np.ndarray:
-        """(M, 2r+1, 2r+1) values of each map around (cx, cy); zero outside the map."""
+    def _refine(self, maps: np.ndarray, x: np.ndarray, y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """posekit's DARK step: blurred stencil inside, raw stencil moved inwards at the borders, clamped."""
+        _, h, w = maps.shape
+        cx, cy = np.clip(x, 1, w - 2), np.clip(y, 1, h - 2)  # the stencil centre, inside the map
+        stencil = _window(maps, cx, cy, 1)  # (M, 3, 3)
+        r = self.blur_kernel_size // 2
+        inner = (cx >= r + 1) & (cx <= w - r - 2) & (cy >= r + 1) & (cy <= h - r - 2)
+        if inner.any():
+            stencil[inner] = self._blurred_stencil(maps[inner], cx[inner], cy[inner], scores[inner])
+        step = _newton_step(np.log(np.clip(stencil, 1e-3, 50.0)))
+        ok = np.isfinite(step).all(axis=1) & (scores > 0)
+        px = np.where(ok, cx + step[:, 0], x)
+        py = np.where(ok, cy + step[:, 1], y)
+        return np.stack([np.clip(px, x - 1, x + 1), np.clip(py, y - 1, y + 1)], axis=-1)
+
+    def _refine_reference(
+        self, maps: np.ndarray, x: np.ndarray, y: np.ndarray, scores: np.ndarray
+    ) -> np.ndarray:
+        """mmpose's ``refine_keypoints_dark_udp`` on every map at once."""
         m, h, w = maps.shape
-        offsets = np.arange(-radius, radius + 1)
-        rows, cols = cy[:, None] + offsets, cx[:, None] + offsets  # (M, 2r+1)
-        inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-        rows_in, cols_in = np.clip(rows, 0, h - 1)[:, :, None], np.clip(cols, 0, w - 1)[:, None, :]
-        values = maps[np.arange(m)[:, None, None], rows_in, cols_in]
-        return np.where(inside, values, 0.0).astype(np.float32)
+        log = np.log(np.clip(_blur_maps(maps, self.blur_kernel_size), 1e-3, 50.0))
+        padded = np.pad(log, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        # mmpose marks maps without a positive maximum as (-1, -1): their stencil sits on the padded corner
+        cx, cy = np.where(scores > 0, x, -1) + 1, np.where(scores > 0, y, -1) + 1
+        rows, cols = cy[:, None] + np.arange(-1, 2), cx[:, None] + np.arange(-1, 2)
+        # clipped reads only matter for the corner stencil, where mmpose reads the neighbouring flat memory
+        stencil = padded[
+            np.arange(m)[:, None, None],
+            np.clip(rows, 0, h + 1)[:, :, None],
+            np.clip(cols, 0, w + 1)[:, None, :],
+        ]
+        step = _newton_step(stencil, exact=True)
+        return np.stack([cx - 1 + step[:, 0], cy - 1 + step[:, 1]], axis=-1)
 
     def _blurred_stencil(
         self, maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, peaks: np.ndarray
@@ -153,12 +180,61 @@ class UDPHeatmapCodec:
         """
         ks = self.blur_kernel_size
         kernel = cv2.getGaussianKernel(ks, 0).ravel().astype(np.float32)
-        window = self._window(maps, cx, cy, ks // 2 + 1)  # (M, ks+2, ks+2)
+        window = _window(maps, cx, cy, ks // 2 + 1)  # (M, ks+2, ks+2)
         rows = np.lib.stride_tricks.sliding_window_view(window, ks, axis=2) @ kernel  # (M, ks+2, 3)
         stencil = np.lib.stride_tricks.sliding_window_view(rows, ks, axis=1) @ kernel  # (M, 3, 3)
         top = stencil.reshape(len(stencil), -1).max(axis=1)
         factor = np.where(top > 0, peaks / np.where(top > 0, top, 1.0), 1.0)
         return stencil * factor[:, None, None]
+
+
+def _window(maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, radius: int) -> np.ndarray:
+    """(M, 2r+1, 2r+1) values of each map around (cx, cy); zero outside the map."""
+    m, h, w = maps.shape
+    offsets = np.arange(-radius, radius + 1)
+    rows, cols = cy[:, None] + offsets, cx[:, None] + offsets  # (M, 2r+1)
+    inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+    rows_in, cols_in = np.clip(rows, 0, h - 1)[:, :, None], np.clip(cols, 0, w - 1)[:, None, :]
+    values = maps[np.arange(m)[:, None, None], rows_in, cols_in]
+    return np.where(inside, values, 0.0).astype(np.float32)
+
+
+def _blur_maps(maps: np.ndarray, kernel_size: int) -> np.ndarray:
+    """mmpose's ``gaussian_blur``: each map zero-padded, blurred with OpenCV's kernel, rescaled to its peak.
+
+    All maps are blurred in one OpenCV call: stacked into one tall image, each inside a zero border of
+    the kernel radius, so no map reaches into another (nor into OpenCV's own border handling).
+    """
+    m, h, w = maps.shape
+    b = kernel_size // 2
+    tall = np.zeros((m, h + 2 * b, w + 2 * b), np.float32)
+    tall[:, b : b + h, b : b + w] = maps
+    blurred = cv2.GaussianBlur(tall.reshape(m * (h + 2 * b), w + 2 * b), (kernel_size, kernel_size), 0)
+    blurred = blurred.reshape(m, h + 2 * b, w + 2 * b)[:, b : b + h, b : b + w]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = maps.reshape(m, -1).max(axis=1) / blurred.reshape(m, -1).max(axis=1)
+    return blurred * factor[:, None, None]
+
+
+def _newton_step(log: np.ndarray, exact: bool = False) -> np.ndarray:
+    """(M, 2) offset ``-H^-1 g`` from 3x3 log-heatmap stencils (M, 3, 3), central differences.
+
+    ``exact``: invert ``H + eps I`` as mmpose does (NaN/inf pass through); otherwise the same step with
+    ``eps`` on the diagonal, NaN where ``H`` is singular.
+    """
+    c, xp, xm, yp, ym = log[:, 1, 1], log[:, 1, 2], log[:, 1, 0], log[:, 2, 1], log[:, 0, 1]
+    gx, gy = 0.5 * (xp - xm), 0.5 * (yp - ym)
+    eps = np.finfo(np.float32).eps
+    hxx, hyy = xp - 2 * c + xm, yp - 2 * c + ym
+    hxy = 0.5 * (log[:, 2, 2] - xp - yp + 2 * c - xm - ym + log[:, 0, 0])
+    if exact:
+        hessian = np.stack([np.stack([hxx, hxy], -1), np.stack([hxy, hyy], -1)], -2) + eps * np.eye(2)
+        return -np.einsum("mij,mj->mi", np.linalg.inv(hessian), np.stack([gx, gy], -1))
+    hxx, hyy = hxx + eps, hyy + eps
+    det = hxx * hyy - hxy**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        det = np.where(det != 0, det, np.nan)
+        return np.stack([-(hyy * gx - hxy * gy) / det, -(hxx * gy - hxy * gx) / det], axis=-1)
 
 
 def flip_heatmaps(heatmaps: HeatmapArray, flip_index: np.ndarray | list[int]) -> HeatmapArray:

@@ -25,8 +25,10 @@ from rich.table import Table
 from posekit.io import atomic_save, atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
+    from posekit.data.processor import TopDownProcessor
+    from posekit.data.records import KeypointAnnotations
     from posekit.data.schema import KeypointSchema
-    from posekit.engine.train import Trainer
+    from posekit.settings import TrainConfig
 
 #: Columns of the validation table and of results.png's metric panel.
 TABLE_METRICS = ("AP", "AP50", "AP75", "AR", "PCK@0.1")
@@ -35,7 +37,9 @@ PREVIEW_BATCHES, PREVIEW_CROPS, PREVIEW_IMAGES = 3, 16, 4
 
 
 class RunLog:
-    """Console and run-folder output of one training run (a no-op on processes other than the main one)."""
+    """Console and run-folder output of one training run (a no-op on processes other than the main one).
+
+    The trainer calls it at each stage with the values to show; it never reads the trainer itself."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -47,8 +51,10 @@ class RunLog:
         if self.enabled:
             self.console.print(message, highlight=False)
 
-    def open(self, run_dir: Path, cfg: Any, schema: KeypointSchema) -> None:
-        self.run_dir, self.schema = run_dir, schema
+    def open(
+        self, run_dir: Path, cfg: TrainConfig, schema: KeypointSchema, processor: TopDownProcessor
+    ) -> None:
+        self.run_dir, self.schema, self.processor = run_dir, schema, processor
         if not self.enabled:
             return
         atomic_write_text(run_dir / "args.yaml", cfg.to_yaml())
@@ -57,24 +63,31 @@ class RunLog:
 
             self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
-    def start(self, trainer: Trainer) -> None:
-        cfg = trainer.cfg
-        params = sum(p.numel() for p in trainer.unwrapped.parameters())
-        people = len(trainer.train_set)
+    def start(
+        self, cfg: TrainConfig, parameters: int, people: int, val_annotations: int, world: int, steps: int
+    ) -> None:
         model, data = escape(str(cfg.model)), escape(str(cfg.data or "the built-in sample"))
         self.print(
-            f"[bold]posekit train[/] {model} ({params / 1e6:.1f}M parameters, "
+            f"[bold]posekit train[/] {model} ({parameters / 1e6:.1f}M parameters, "
             f"pretrained={cfg.pretrained}) on {data}: {people} training people, "
-            f"{len(trainer.val_data.annotations)} val annotations, {trainer.schema.num_keypoints} keypoints\n"
-            f"device {cfg.device} x{trainer.world}, amp {cfg.amp}, batch {cfg.batch_size}/process, "
+            f"{val_annotations} val annotations, {self.schema.num_keypoints} keypoints\n"
+            f"device {cfg.device} x{world}, amp {cfg.amp}, batch {cfg.batch_size}/process, "
             f"lr {cfg.lr:.3g} ({cfg.schedule}, {cfg.warmup} warm-up steps), input {cfg.input_size[0]}x"
-            f"{cfg.input_size[1]}, {cfg.epochs} epochs of {trainer.steps_per_epoch} steps -> "
+            f"{cfg.input_size[1]}, {cfg.epochs} epochs of {steps} steps -> "
             f"{escape(str(self.run_dir))}"
         )
 
     @contextmanager
-    def progress(self, trainer: Trainer, epoch: int, frozen: bool) -> Iterator[_Bar]:
-        cfg = trainer.cfg
+    def progress(
+        self,
+        epoch: int,
+        epochs: int,
+        steps: int,
+        start_step: int,
+        loss_sum: float,
+        loss_count: int,
+        frozen: bool,
+    ) -> Iterator[_Bar]:
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(bar_width=24),
@@ -84,32 +97,28 @@ class RunLog:
         )
         with Progress(*columns, console=self.console, disable=not self.enabled) as progress:
             task = progress.add_task(
-                f"Epoch {epoch + 1}/{cfg.epochs}" + (" (backbone frozen)" if frozen else ""),
-                total=trainer.steps_per_epoch,
-                completed=trainer.start_batch,
+                f"Epoch {epoch + 1}/{epochs}" + (" (backbone frozen)" if frozen else ""),
+                total=steps,
+                completed=start_step,
                 loss="-",
                 lr="-",
                 speed="",
             )
-            yield _Bar(progress, task, trainer.loss_sum, trainer.loss_count)
+            yield _Bar(progress, task, loss_sum, loss_count)
 
     def train_batch(self, batch: dict[str, Any], index: int) -> None:
         """Draw the first batches' augmented crops with their targets (keypoints with a target weight)."""
         if not self.enabled or index >= PREVIEW_BATCHES:
             return
-        from posekit.data.dataset import IMAGENET_MEAN, IMAGENET_STD
         from posekit.viz.draw import draw_crops_grid
 
-        pixels = batch["pixel_values"][:PREVIEW_CROPS].float().numpy().transpose(0, 2, 3, 1)
-        images = np.clip(pixels * np.asarray(IMAGENET_STD) + np.asarray(IMAGENET_MEAN), 0, 255).astype(
-            np.uint8
-        )
+        images = self.processor.to_images(batch["pixel_values"][:PREVIEW_CROPS].float().numpy())
         points = batch["keypoints"][:PREVIEW_CROPS, :, :2].numpy()
         weights = batch["target_weights"][:PREVIEW_CROPS].numpy()
         grid = draw_crops_grid(list(images), list(points), list(weights), self.schema, conf=0.5, cols=8)
         self._write_jpg(f"train_batch{index}.jpg", grid)
 
-    def val_predictions(self, dataset: Any, results: list[dict[str, Any]]) -> None:
+    def val_predictions(self, dataset: KeypointAnnotations, results: list[dict[str, Any]]) -> None:
         """Draw the predictions on the first validation images."""
         if not self.enabled:
             return
@@ -139,10 +148,19 @@ class RunLog:
             [r.name for r in rows], [r.pck for r in rows], self.run_dir / "per_keypoint.png", "PCK@0.1"
         )
 
-    def epoch_end(self, trainer: Trainer, row: dict[str, Any], metrics: dict[str, Any] | None) -> None:
+    def epoch_end(
+        self,
+        history: list[dict[str, Any]],
+        metrics: dict[str, Any] | None,
+        val_data: KeypointAnnotations,
+        epochs: int,
+        best_epoch: int,
+        best_ap: float,
+    ) -> None:
+        """After an epoch: results.csv/png, TensorBoard, and (after a validation) the table and drawings."""
         if not self.enabled:
             return
-        history = trainer.history
+        row = history[-1]
         atomic_write_text(self.run_dir / "results.csv", _csv(history))
         _plot_results(history, self.run_dir / "results.png")
         if self.writer is not None:
@@ -152,20 +170,20 @@ class RunLog:
             self.writer.flush()
         if metrics is None:
             return
-        self.val_predictions(trainer.val_data, metrics["results"])
+        self.val_predictions(val_data, metrics["results"])
         weakest = ", ".join(f"{r.name} {r.pck:.2f}" for r in metrics["keypoints"][:3])
-        table = Table(title=f"Validation, epoch {row['epoch']}/{trainer.cfg.epochs}", title_justify="left")
+        table = Table(title=f"Validation, epoch {row['epoch']}/{epochs}", title_justify="left")
         for name in (*TABLE_METRICS, "weakest joints (PCK@0.1)", "best"):
             table.add_column(name, justify="right" if name in TABLE_METRICS else "left")
         best = (
             "[green]* new best[/]"
-            if trainer.best_epoch == row["epoch"]
-            else (f"epoch {trainer.best_epoch} (AP {trainer.best_ap:.4f})")
+            if best_epoch == row["epoch"]
+            else (f"epoch {best_epoch} (AP {best_ap:.4f})")
         )
         table.add_row(*(f"{row.get(m, float('nan')):.4f}" for m in TABLE_METRICS), weakest, best)
         self.console.print(table)
 
-    def finish(self, trainer: Trainer, summary: dict[str, Any]) -> None:
+    def finish(self, summary: dict[str, Any]) -> None:
         if not self.enabled:
             return
         if self.writer is not None:

@@ -110,7 +110,7 @@ class Trainer:
         else:
             path = [str(new_run_dir(cfg.project, "train", cfg.name)) if acc.is_main_process else ""]
             self.run_dir = Path(broadcast_object_list(path)[0]) if self.world > 1 else Path(path[0])
-        self.log.open(self.run_dir, self.cfg, self.schema)
+        self.log.open(self.run_dir, self.cfg, self.schema, self.unwrapped.processor)
 
     # ------------------------------------------------------------------ set-up
     def _build_model(self, checkpoint: Path | None) -> None:
@@ -136,17 +136,15 @@ class Trainer:
 
     def _resolve_batch_and_schedule(self) -> None:
         from posekit.data.augment import AugmentConfig
-        from posekit.data.codec import UDPHeatmapCodec
         from posekit.data.dataset import TopDownDataset
 
         cfg = self.cfg
+        augment = AugmentConfig(**cfg.augment)
+        # a model never shown mirrored people gains nothing from averaging in its mirrored prediction:
+        # the flip-test policy saved with the model (and used for validation) follows the training
+        self.model.processor = self.model.processor.updated(flip_test=augment.flip_prob > 0)
         self.train_set = TopDownDataset(
-            self.train_data,
-            input_size=cfg.input_size,
-            augment=AugmentConfig(**cfg.augment),
-            seed=cfg.seed,
-            codec=UDPHeatmapCodec(cfg.input_size, self.model.heatmap_size),
-            train=True,
+            self.train_data, self.model.processor, augment=augment, seed=cfg.seed, train=True
         )
         if len(self.train_set) == 0:
             raise PosekitError(
@@ -213,7 +211,14 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
         cfg, acc = self.cfg, self.accelerator
-        self.log.start(self)
+        self.log.start(
+            cfg,
+            self.unwrapped.num_parameters(),
+            len(self.train_set),
+            len(self.val_data.annotations),
+            self.world,
+            self.steps_per_epoch,
+        )
         self.t0 = self.last_save = time.time()
         for epoch in range(self.epoch, cfg.epochs):
             if self.stopped_early:
@@ -244,7 +249,9 @@ class Trainer:
                     save_checkpoint(self.run_dir / "weights" / "best", self.eval_model)
                     self.log.best_metrics(metrics)
                 self._save_last()
-                self.log.epoch_end(self, row, metrics)
+                self.log.epoch_end(
+                    self.history, metrics, self.val_data, cfg.epochs, self.best_epoch, self.best_ap
+                )
             if self.stopped_early:
                 self.log.print(
                     f"Stopping early: no better AP for {cfg.patience} validations "
@@ -252,7 +259,7 @@ class Trainer:
                 )
         acc.wait_for_everyone()
         summary = self.summary()
-        self.log.finish(self, summary)
+        self.log.finish(summary)
         acc.end_training()
         return summary
 
@@ -262,7 +269,10 @@ class Trainer:
         self.unwrapped.net.backbone.requires_grad_(not frozen)
         self.model.train()
         self.sampler.set_epoch(epoch, self.start_batch)
-        with self.log.progress(self, epoch, frozen) as bar:
+        progress = self.log.progress(
+            epoch, cfg.epochs, self.steps_per_epoch, self.start_batch, self.loss_sum, self.loss_count, frozen
+        )
+        with progress as bar:
             for i, batch in enumerate(self.loader, start=self.start_batch):
                 if epoch == 0:
                     self.log.train_batch(batch, i)
@@ -346,17 +356,12 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self) -> dict[str, Any]:
-        from posekit.engine.evaluate import evaluate_model
+        from posekit.engine.evaluator import evaluate_model
 
         model = self.eval_model
         was_training = model.training
-        # a model never shown mirrored people gains nothing from averaging in its mirrored prediction
         evaluation = evaluate_model(
-            model,
-            self.val_data,
-            flip_test=self.train_set.augment.flip_prob > 0,
-            batch_size=self.micro_batch,
-            device=self.accelerator.device,
+            model, self.val_data, batch_size=self.micro_batch, device=self.accelerator.device
         )
         model.train(was_training)
         return {

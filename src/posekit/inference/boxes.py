@@ -20,19 +20,22 @@ BoxesLike = None | str | Path | np.ndarray | Sequence[np.ndarray] | Mapping[Any,
 class BoxProvider:
     """Person boxes ``(xywh (N, 4), scores (N,))`` for frames, from anything but the detector.
 
-    ``kind`` is ``"detector"`` (the predictor runs its detector), ``"full"``, ``"file"`` or ``"given"``.
+    ``kind`` is ``"detector"`` (the predictor runs its detector), ``"full"``, ``"file"`` or ``"given"``;
+    ``ground_truth`` is true for the boxes of a COCO annotations file (clipped to the image as in evaluation).
     """
 
     def __init__(self, boxes: BoxesLike, det_conf: float = 0.5) -> None:
         self.det_conf = det_conf
         self._table: dict[Any, np.ndarray] | None = None
         self._list: list[np.ndarray] | None = None
+        self.ground_truth = False
         if boxes is None or (isinstance(boxes, str) and boxes == "detector"):
             self.kind = "detector"
         elif isinstance(boxes, str) and boxes == "full":
             self.kind = "full"
         elif isinstance(boxes, (str, Path)):
-            self.kind, self._table = "file", _load_box_file(Path(boxes), det_conf)
+            self.kind = "file"
+            self._table, self.ground_truth = _load_box_file(Path(boxes), det_conf)
         elif isinstance(boxes, np.ndarray):
             self.kind, self._list = "given", [_as_boxes(boxes, "boxes")]
         elif isinstance(boxes, Mapping):
@@ -94,9 +97,10 @@ def _as_boxes(value: Any, where: str) -> np.ndarray:
     return array
 
 
-def _load_box_file(path: Path, det_conf: float) -> dict[Any, np.ndarray]:
+def _load_box_file(path: Path, det_conf: float) -> tuple[dict[Any, np.ndarray], bool]:
     """{image_id: boxes} from COCO detection results, or {file_name: boxes} from a COCO annotations file
-    (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name)."""
+    (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name), and
+    whether they are ground-truth boxes (an annotations file)."""
     from posekit.data.results import load_detections
 
     if not path.is_file():
@@ -119,4 +123,5 @@ def _load_box_file(path: Path, det_conf: float) -> dict[Any, np.ndarray]:
     else:
         for box in load_detections(path, category_id=1, score_threshold=det_conf).boxes:
             table.setdefault(box["image_id"], []).append([*box["bbox"], box["score"]])
-    return {key: np.asarray(rows, dtype=np.float64) for key, rows in table.items()}
+    ground_truth = isinstance(data, dict)
+    return {key: np.asarray(rows, dtype=np.float64) for key, rows in table.items()}, ground_truth

@@ -1,4 +1,4 @@
-"""``posekit.export``: a pose model to ONNX, with its schema and preprocessing in the file's metadata.
+"""``posekit.export``: a pose model to ONNX, with its schema and processor in the file's metadata.
 
 Uses torch's TorchScript-based exporter (``torch.onnx.export(dynamo=False)``): with torch 2.13 it
 exports transformers' VitPose (eager or SDPA attention) exactly (max heatmap difference ~1e-7), while
@@ -49,6 +49,7 @@ class _HeatmapGraph(torch.nn.Module):
 
 def export(
     model: Any,
+    pretrained: str = "auto",
     format: str = "onnx",
     output: str | Path | None = None,
     dynamic_batch: bool = False,
@@ -56,8 +57,8 @@ def export(
     opset: int = 17,
     batch: int = 1,
 ) -> ExportResult:
-    """Export ``model`` (a directory, hub id, preset or :class:`PoseModel`) to ``output`` (default:
-    ``model.onnx`` in the model directory, else ``<name>.onnx`` here).
+    """Export ``model`` (a directory, hub id, preset with ``pretrained`` weights, or :class:`PoseModel`)
+    to ``output`` (default: ``model.onnx`` in the model directory, else ``<name>.onnx`` here).
 
     ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch``); ``half`` stores
     fp16 weights (inputs and outputs stay float32). Raises :class:`ModelError` when ONNX Runtime's
@@ -73,7 +74,8 @@ def export(
         pose_model, name = copy.deepcopy(model), "model"  # the caller's model keeps its device and dtype
     else:
         # Eager attention exports to plain MatMul/Softmax nodes that every runtime and opset supports.
-        pose_model, name = load_model(model, attn_implementation="eager"), str(model)
+        pose_model = load_model(model, pretrained=pretrained, attn_implementation="eager")
+        name = str(model)
     pose_model = pose_model.float().cpu().eval()
     if output is None:
         output = Path(name) / "model.onnx" if Path(name).is_dir() else Path(f"{Path(name).name}.onnx")
@@ -84,7 +86,7 @@ def export(
     dtype = torch.float16 if half else torch.float32
     graph = _HeatmapGraph(pose_model.to(dtype), dtype).eval()
     dummy = torch.randn(batch, 3, *pose_model.input_size)
-    metadata = json.dumps(pose_model.metadata())
+    metadata = json.dumps({**pose_model.metadata(), "processor": pose_model.processor.to_dict()})
 
     def write(tmp: Path) -> None:
         with warnings.catch_warnings():
@@ -137,7 +139,7 @@ def _verify(path: Path, model: torch.nn.Module, batch: int) -> float:
     """Max |heatmap difference| between ONNX Runtime and PyTorch (fp32) on a seeded random batch."""
     runner = OnnxRunner(path)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, *runner.input_size)).astype(np.float32)
+    x = rng.standard_normal((batch, 3, *runner.processor.input_size)).astype(np.float32)
     with torch.inference_mode():
         reference = model(torch.from_numpy(x)).float().numpy()
     return float(np.abs(runner(x) - reference).max())

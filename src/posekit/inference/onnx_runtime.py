@@ -1,4 +1,4 @@
-"""Run an exported ``model.onnx`` with ONNX Runtime; its schema and preprocessing travel in its metadata."""
+"""Run an exported ``model.onnx`` with ONNX Runtime; its schema and processor travel in its metadata."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import KeypointSchema
 from posekit.errors import ModelError
 
-#: Key of the ONNX ``metadata_props`` entry holding :meth:`PoseModel.metadata` (JSON).
+#: Key of the ONNX ``metadata_props`` entry holding the model's metadata with every processor setting (JSON).
 METADATA_KEY = "posekit"
 
 
@@ -50,16 +51,14 @@ class OnnxRunner:
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if meta is None:
             raise ModelError(
-                f"{self.path} has no posekit metadata (keypoint schema, input size, mean/std); "
+                f"{self.path} has no posekit metadata (keypoint schema, processor settings); "
                 "export it with `posekit export --model DIR --format onnx`"
             )
         self.metadata: dict[str, Any] = json.loads(meta)
         self.schema = KeypointSchema.from_dict(self.metadata["schema"])
-        self.input_size = tuple(int(v) for v in self.metadata["input_size"])
-        self.heatmap_size = tuple(int(v) for v in self.metadata["heatmap_size"])
-        self.mean = np.asarray(self.metadata["mean"], np.float32)
-        self.std = np.asarray(self.metadata["std"], np.float32)
-        self.padding = float(self.metadata["padding"])
+        self.processor = TopDownProcessor.from_dict(
+            {**self.metadata["processor"], "flip_index": tuple(self.schema.flip_index)}, where=str(self.path)
+        )
         model_input = self.session.get_inputs()[0]
         self._input_name = model_input.name
         self._dtype = np.float16 if "float16" in model_input.type else np.float32

@@ -10,33 +10,26 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
-from posekit.data.geometry import box_to_center_scale, udp_warp_matrix, warp_image
+from posekit.data.processor import TopDownMeta, TopDownProcessor
 from posekit.data.schema import KeypointSchema
 from posekit.errors import ConfigError
-from posekit.inference.boxes import BoxesLike, BoxProvider
+from posekit.inference.boxes import BoxProvider
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import auto_tracker_kind, make_tracker
-from posekit.metrics.nms import rescore
-
-SmoothMode = Literal["online", "offline"]
 
 
 class HeatmapRunner(Protocol):
-    """What the predictor needs from a model: its preprocessing and ``(N, 3, H, W) -> (N, K, h, w)``."""
+    """What the predictor needs from a model: its schema, its processor and ``(N, 3, H, W) -> (N, K, h, w)``
+    on float32 numpy arrays."""
 
     schema: KeypointSchema
-    input_size: tuple[int, int]
-    heatmap_size: tuple[int, int]
-    mean: np.ndarray
-    std: np.ndarray
-    padding: float
+    processor: TopDownProcessor
     name: str
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray: ...
@@ -46,23 +39,20 @@ class TorchRunner:
     """A :class:`~posekit.models.vitpose.PoseModel` on a device, eval mode, numpy in and out."""
 
     def __init__(self, model: Any, device: str | None = None, name: str = "model") -> None:
-        import torch
+        from posekit.device import resolve_device
 
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
+        self.dtype = next(model.parameters()).dtype
         self.name = name
         self.schema = model.schema
-        self.input_size = tuple(model.input_size)
-        self.heatmap_size = tuple(model.heatmap_size)
-        self.mean = np.asarray(model.mean, np.float32)
-        self.std = np.asarray(model.std, np.float32)
-        self.padding = float(model.padding)
+        self.processor = model.processor
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            heatmaps = self.model(torch.from_numpy(pixel_values).to(self.device))
+            heatmaps = self.model(torch.from_numpy(pixel_values).to(self.device, self.dtype))
         return heatmaps.float().cpu().numpy()
 
 
@@ -120,85 +110,66 @@ class Predictor:
     def __init__(self, runner: HeatmapRunner) -> None:
         self.runner = runner
         self.schema = runner.schema
-        self.codec = UDPHeatmapCodec(runner.input_size, runner.heatmap_size)
+        self.processor = runner.processor
         self._detector: Any = None
         #: Run folder of the last ``predict(save=True)`` call.
         self.save_dir: Path | None = None
 
     # ------------------------------------------------------------------ public API
-    def predict(
-        self,
-        source: SourceLike,
-        boxes: BoxesLike = None,
-        conf: float | str | dict[str, float] = 0.3,
-        detector: Any = None,
-        det_conf: float = 0.5,
-        batch: int = 8,
-        track: bool | str = False,
-        smooth: SmoothMode | None = None,
-        stream: bool | None = None,
-        flip: bool = False,
-        save: bool = False,
-        save_json: bool | None = None,
-        project: str | Path = "runs",
-        name: str = "exp",
-        one_euro: OneEuroParams = OneEuroParams(),
-        savgol: SavgolParams = SavgolParams(),
-    ) -> list[PoseResult] | Iterator[PoseResult]:
-        """One :class:`PoseResult` per image or frame.
+    def predict(self, source: SourceLike, **options: Any) -> list[PoseResult] | Iterator[PoseResult]:
+        """One :class:`PoseResult` per image or frame (``options``: :class:`~posekit.settings.PredictConfig`).
 
         - ``boxes``: ``None``/``"detector"`` (person detector), ``"full"`` (the whole image is one person),
-          a COCO detections (or annotations) JSON, or xywh arrays (one array, a list per image, a dict).
+          a COCO detections (or annotations: ground-truth boxes, clipped to the image as in evaluation)
+          JSON, or xywh arrays (one array, a list per image, a dict).
         - ``conf``: keypoint threshold (default 0.3), per joint with ``"0.3,left_wrist=0.5"``.
         - ``detector``: hub id, directory, :class:`~posekit.models.detector.PersonDetector` or any object
           with ``detect(images) -> [(xywh, scores)]`` (default ``PekingU/rtdetr_r50vd_coco_o365``);
           ``det_conf``: minimum person box score (detector or boxes file).
         - ``batch``: crops per model call (and frames read ahead).
+        - ``flip``: the flip test (default: the model processor's policy; twice the model time).
         - ``track``: ``True`` (ByteTrack on detector boxes when ``posekit[track]`` is installed,
           else OKS matching), ``"bytetrack"``, ``"oks"``.
         - ``smooth``: ``"online"`` (One-Euro, ``one_euro``) or ``"offline"`` (gap filling + Savitzky-Golay,
           ``savgol``; reads the source twice); implies tracking.
         - ``stream``: return a generator (default for videos/webcams, so memory stays flat) or a list.
-        - ``flip``: average with the horizontally flipped crop (flip test; twice the model time).
         - ``save``/``save_json``: write drawn images/videos, ``predictions.json`` (and ``predictions.jsonl``
           for videos) to ``project/predict/name`` (see ``self.save_dir``).
         """
-        thresholds = parse_conf(conf, self.schema)
-        if batch < 1:
-            raise ConfigError(f"batch must be >= 1, got {batch}")
-        if smooth not in (None, "online", "offline"):
-            raise ConfigError(f"smooth={smooth!r}: choose 'online', 'offline' or None")
-        provider = BoxProvider(boxes, det_conf)
+        from posekit.settings import PredictConfig, build_settings
+
+        cfg = build_settings(PredictConfig, **options)
+        thresholds = parse_conf(cfg.conf, self.schema)
+        provider = BoxProvider(cfg.boxes, cfg.det_conf)
         src = resolve_source(source)
-        if src.kind == "webcam" and (smooth == "offline" or stream is False):
+        if src.kind == "webcam" and (cfg.smooth == "offline" or cfg.stream is False):
             raise ConfigError(
                 "a webcam never ends: use stream=True (the default) and smooth='online' or None"
             )
         if provider.kind == "detector":
-            self._ensure_detector(detector, det_conf)
-        if smooth and not track:
-            track = True
-        results = self._run(src, provider, thresholds, batch, track, flip)
-        if smooth == "online":
-            results = self._smooth_online(results, src.fps, one_euro)
-        elif smooth == "offline":
-            results = self._smooth_offline(results, src, thresholds, savgol)
-        if save or save_json:
+            self._ensure_detector(cfg.detector, cfg.det_conf)
+        track = cfg.track or bool(cfg.smooth)
+        results = self._run(src, provider, thresholds, cfg.batch, track, cfg.flip)
+        if cfg.smooth == "online":
+            results = self._smooth_online(results, src.fps, cfg.one_euro)
+        elif cfg.smooth == "offline":
+            results = self._smooth_offline(results, src, thresholds, cfg.savgol)
+        if cfg.save or cfg.save_json:
             from posekit.inference.writer import RunWriter
             from posekit.runs import new_run_dir
 
-            self.save_dir = new_run_dir(project, "predict", name)
+            self.save_dir = new_run_dir(cfg.project, "predict", cfg.name)
             writer = RunWriter(
                 self.save_dir,
                 src,
                 self.schema.names,
-                save,
-                True if save_json is None else save_json,
-                one_euro,
-                savgol,
+                cfg.save,
+                True if cfg.save_json is None else cfg.save_json,
+                cfg.one_euro,
+                cfg.savgol,
             )
             results = writer.wrap(results, thresholds)
-        stream = src.is_sequence if stream is None else stream
+        stream = src.is_sequence if cfg.stream is None else cfg.stream
         return results if stream else list(results)
 
     # ------------------------------------------------------------------ pipeline
@@ -222,7 +193,7 @@ class Predictor:
         thresholds: np.ndarray,
         batch: int,
         track: bool | str,
-        flip: bool,
+        flip: bool | None,
     ) -> Iterator[PoseResult]:
         tracker = None
         if track:
@@ -242,21 +213,25 @@ class Predictor:
         provider.check_matched(count)
 
     def _predict_chunk(
-        self, frames: list[Frame], provider: BoxProvider, thresholds: np.ndarray, batch: int, flip: bool
+        self,
+        frames: list[Frame],
+        provider: BoxProvider,
+        thresholds: np.ndarray,
+        batch: int,
+        flip: bool | None,
     ) -> list[PoseResult]:
-        if provider.kind == "detector":
-            found = self._detector.detect([f.image for f in frames])
-        else:
-            found = [provider(f) for f in frames]
-        counts = [len(b) for b, _ in found]
-        boxes = np.concatenate([b for b, _ in found]).reshape(-1, 4)
+        images = [f.image for f in frames]
+        found = (
+            self._detector.detect(images) if provider.kind == "detector" else [provider(f) for f in frames]
+        )
+        boxes = [b for b, _ in found]
         box_scores = np.concatenate([s for _, s in found]).reshape(-1)
-        owner = np.repeat(np.arange(len(frames)), counts)
-        keypoints, keypoint_scores = self._keypoints(frames, owner, boxes, batch, flip)
+        keypoints, keypoint_scores = self._keypoints(images, boxes, batch, flip, provider.ground_truth)
+        scores = self.processor.rescore(keypoint_scores, box_scores)
         results, start = [], 0
-        for frame, n in zip(frames, counts, strict=True):
-            part = slice(start, start + n)
-            start += n
+        for frame, frame_boxes in zip(frames, boxes, strict=True):
+            part = slice(start, start + len(frame_boxes))
+            start = part.stop
             results.append(
                 PoseResult(
                     image=frame.image,
@@ -264,51 +239,33 @@ class Predictor:
                     image_id=frame.image_id,
                     index=frame.index,
                     schema=self.schema,
-                    boxes=boxes[part],
+                    boxes=np.asarray(frame_boxes, np.float64).reshape(-1, 4),
                     box_scores=box_scores[part],
                     keypoints=keypoints[part],
                     keypoint_scores=keypoint_scores[part],
-                    scores=rescore(keypoint_scores[part], box_scores[part]),
+                    scores=scores[part],
                     visible=keypoint_scores[part] >= thresholds,
-                    track_ids=np.full(n, -1, dtype=np.int64),
+                    track_ids=np.full(len(frame_boxes), -1, dtype=np.int64),
                     path=frame.path,
                 )
             )
         return results
 
     def _keypoints(
-        self, frames: list[Frame], owner: np.ndarray, boxes: np.ndarray, batch: int, flip: bool
+        self, images: list[np.ndarray], boxes: list[np.ndarray], batch: int, flip: bool | None, clip: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Image keypoints ``(N, K, 2)`` and scores ``(N, K)`` per box, in batches of ``batch`` crops."""
+        """Image keypoints ``(N, K, 2)`` and scores ``(N, K)`` of all boxes, ``batch`` crops a model call."""
+        pixel_values, meta = self.processor.preprocess(images, boxes, clip=clip)
         k = self.schema.num_keypoints
-        if len(boxes) == 0:
-            return np.zeros((0, k, 2)), np.zeros((0, k))
-        height, width = self.runner.input_size
-        centers, scales = box_to_center_scale(boxes, width / height, self.runner.padding)
-        points, scores = [], []
-        for start in range(0, len(boxes), batch):
-            idx = range(start, min(start + batch, len(boxes)))
-            crops = np.stack(
-                [
-                    warp_image(
-                        frames[owner[i]].image,
-                        udp_warp_matrix(centers[i], scales[i], 0.0, (height, width)),
-                        (height, width),
-                    )
-                    for i in idx
-                ]
-            )
-            pixel_values = ((crops.astype(np.float32) - self.runner.mean) / self.runner.std).transpose(
-                0, 3, 1, 2
-            )
-            heatmaps = self.runner(np.ascontiguousarray(pixel_values))
-            if flip:
-                flipped = self.runner(np.ascontiguousarray(pixel_values[..., ::-1]))
-                heatmaps = 0.5 * (heatmaps + flip_heatmaps(flipped, self.schema.flip_index))
-            kp, sc = self.codec.decode(heatmaps)
-            points.append(input_to_image(kp, centers[idx], scales[idx], (height, width)))
+        points, scores = [np.zeros((0, k, 2))], [np.zeros((0, k))]
+        for start in range(0, len(meta), batch):
+            part = slice(start, start + batch)
+            heatmaps, flipped = self.processor.forward(self.runner, pixel_values[part], flip)
+            chunk = TopDownMeta(meta.centers[part], meta.scales[part], meta.image_index[part])
+            kp, sc = self.processor.postprocess(heatmaps, chunk, flipped)
+            points.append(kp)
             scores.append(sc)
-        return np.concatenate(points), np.concatenate(scores).astype(np.float64)
+        return np.concatenate(points), np.concatenate(scores)
 
     # ------------------------------------------------------------------ smoothing
     @staticmethod

@@ -1,4 +1,4 @@
-"""Top-down post-processing: instance rescoring and OKS non-maximum suppression (hard and soft).
+"""OKS non-maximum suppression (hard and soft) of top-down predictions, per image.
 
 Hand-written because no maintained library ships OKS-NMS outside mmpose (which is the install pain
 posekit replaces); the semantics follow mmpose/HRNet: the OKS between two predictions uses all K
@@ -16,18 +16,6 @@ from posekit.errors import ConfigError
 from posekit.metrics.oks import oks
 
 NmsMode = Literal["oks", "soft", "none"]
-
-
-def rescore(keypoint_scores: np.ndarray, box_scores: np.ndarray, threshold: float = 0.2) -> np.ndarray:
-    """Instance score = box score x mean of the keypoint scores above ``threshold`` (0 when none is).
-
-    ``keypoint_scores`` is ``(N, K)``, ``box_scores`` ``(N,)``; returns ``(N,)``.
-    """
-    keypoint_scores = np.asarray(keypoint_scores, np.float64)
-    valid = keypoint_scores > threshold
-    count = valid.sum(axis=1)
-    mean = np.where(count > 0, (keypoint_scores * valid).sum(axis=1) / np.maximum(count, 1), 0.0)
-    return np.asarray(box_scores, np.float64) * mean
 
 
 def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:

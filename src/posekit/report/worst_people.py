@@ -8,13 +8,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from posekit.data.geometry import box_to_center_scale, transform_points, udp_warp_matrix, warp_image
+from posekit.data.geometry import transform_points
 from posekit.data.images import read_image
+from posekit.data.processor import TopDownProcessor
 from posekit.data.records import KeypointAnnotations
 from posekit.errors import PosekitError
 from posekit.io import atomic_write_bytes
+from posekit.metrics.evaluate import EvaluationReport
 from posekit.metrics.matching import rank_people
-from posekit.metrics.report import EvaluationReport
 from posekit.viz.draw import draw_crops_grid
 
 
@@ -27,21 +28,24 @@ def save_worst_people(
     limit: int = 16,
     tile_size: tuple[int, int] = (256, 192),
 ) -> Path | None:
-    """A picture grid of the ``limit`` lowest-OKS people: ground truth and prediction side by side."""
+    """A picture grid of the ``limit`` lowest-OKS people: ground truth and prediction side by side, each
+    person cropped as a model's processor crops it (box padding 1.25, clipped to the image)."""
     ranked = rank_people(report.matching, limit)
     if not ranked:
         return None
     people = {a.id: a for a in dataset.annotations}
     k = dataset.schema.num_keypoints
+    processor = TopDownProcessor(input_size=tile_size)
     images: dict[int, np.ndarray] = {}
     tiles, points, captions = [], [], []
     for person in ranked:
         ann = people[person.annotation_id]
         if ann.image_id not in images:
             images[ann.image_id] = read_image(dataset.images[ann.image_id].path)
-        center, scale = box_to_center_scale(ann.bbox, tile_size[1] / tile_size[0])
-        matrix = udp_warp_matrix(center, scale, 0.0, tile_size)
-        crop = warp_image(images[ann.image_id], matrix, tile_size)
+        info = dataset.images[ann.image_id]
+        center, scale = processor.box_center_scale(ann.bbox, (info.height, info.width))
+        matrix = processor.warp_matrix(center[0], scale[0])
+        crop = processor.crop(images[ann.image_id], matrix)
         gt = ann.keypoints.copy()
         gt[:, :2] = transform_points(gt[:, :2], matrix)
         gt[:, 2] = gt[:, 2] > 0  # labelled points are drawn, whatever conf is

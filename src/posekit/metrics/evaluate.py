@@ -1,28 +1,18 @@
-"""The evaluation report: every metric of a results file against its ground truth, printed and written.
-
-``evaluate_predictions`` computes (COCO OKS AP/AR, PCK, PCKh, AUC, EPE, NME, per-keypoint table,
-PR curves, confidence-threshold figures); ``print_report`` shows it as rich tables;
-``write_report`` writes ``metrics.json``, ``per_keypoint.csv``, ``per_keypoint.png`` and
-``pr_curve.png`` into a run folder (atomically).
-"""
+"""Every metric of a COCO keypoint results list against its ground truth, in memory: COCO OKS AP/AR,
+PCK, PCKh, AUC, EPE, NME, the per-keypoint table, PR curves and confidence-threshold figures. Pure: it
+prints, draws and writes nothing (:mod:`posekit.report` does)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from posekit.data.schema import KeypointSchema
-from posekit.io import atomic_write_json, atomic_write_text
-from posekit.metrics.coco import COCO_STAT_NAMES, MAX_DETECTIONS, CocoKeypointEval, evaluate_coco_keypoints
+from posekit.metrics.coco import MAX_DETECTIONS, CocoKeypointEval, evaluate_coco_keypoints
 from posekit.metrics.matching import MATCHING_RULE, Matching, match_people
 from posekit.metrics.pck import (
     INTEROCULAR_INDICES,
@@ -37,7 +27,6 @@ from posekit.metrics.pck import (
     pck,
 )
 from posekit.metrics.per_keypoint import KeypointRow, per_keypoint_ap, per_keypoint_table
-from posekit.viz.plots import plot_per_keypoint, plot_pr_curves
 
 CONFIDENCE_NOTE = (
     "COCO AP/AR use every predicted keypoint whatever its score (the score only ranks people); "
@@ -45,8 +34,6 @@ CONFIDENCE_NOTE = (
     "'confidence' figures of metrics.json), so it does not change COCO AP."
 )
 PR_THRESHOLDS = (0.5, 0.75)
-#: The per-keypoint chart shows at most this many (the weakest) keypoints; the CSV has them all.
-MAX_PLOTTED_KEYPOINTS = 40
 
 
 @dataclass
@@ -130,78 +117,6 @@ def evaluate_predictions(
     return EvaluationReport(_json_safe(metrics), rows, coco, matching)
 
 
-def print_report(report: EvaluationReport, console: Console | None = None, max_keypoints: int = 30) -> None:
-    """Console tables: COCO stats, localisation metrics and the per-keypoint table (weakest first)."""
-    console = console or Console()
-    mt = report.metrics
-    coco = Table(
-        title=f"COCO keypoints (OKS, sigmas: {mt['oks']['sigmas_source']}, boxes: {mt['box_source']})"
-    )
-    for name in COCO_STAT_NAMES:
-        coco.add_column(name, justify="right")
-    coco.add_row(*(_pct(mt["coco"][name]) for name in COCO_STAT_NAMES))
-    console.print(coco)
-    for note in mt["coco_notes"]:
-        console.print(f"[yellow]note:[/] {note}")
-
-    loc = Table(title="Localisation (matched people)")
-    loc.add_column("metric")
-    loc.add_column("value", justify="right")
-    loc.add_column("normalised by")
-    for t in mt["pck"]["thresholds"]:
-        loc.add_row(f"PCK@{t:g}", _pct(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"])
-    if mt["pckh"].get("value") is not None:
-        loc.add_row(f"PCKh@{mt['pckh']['threshold']:g}", _pct(mt["pckh"]["value"]), mt["pckh"]["normaliser"])
-    loc.add_row("AUC", _pct(mt["auc"]["value"]), mt["auc"]["normaliser"])
-    loc.add_row("EPE", _num(mt["epe"]["value"], " px"), "-")
-    loc.add_row("NME", _num(mt["nme"]["value"]), mt["nme"]["normaliser"])
-    loc.add_row("mean OKS", _num(mt["mean_oks"]), "missed people count 0")
-    console.print(loc)
-
-    kp = Table(title="Per keypoint, weakest first")
-    for col in ("keypoint", "AP", "PCK@0.1", "OKS term", "labelled"):
-        kp.add_column(col, justify="left" if col == "keypoint" else "right")
-    for row in report.keypoints[:max_keypoints]:
-        kp.add_row(row.name, _pct(row.ap), _pct(row.pck), _num(row.oks_term), str(row.labelled))
-    console.print(kp)
-    if len(report.keypoints) > max_keypoints:
-        console.print(f"... {len(report.keypoints) - max_keypoints} more keypoints in per_keypoint.csv")
-    counts = mt["counts"]
-    console.print(
-        f"{counts['people']} people evaluated ({counts['crowd']} crowd and {counts['without_keypoints']} "
-        f"without labelled keypoints ignored, as COCO does), {counts['predictions']} predictions, "
-        f"{counts['missed_people']} people without a matching prediction."
-    )
-    console.print(f"Confidence threshold {mt['confidence']['threshold']:g}: {CONFIDENCE_NOTE}")
-
-
-def write_report(report: EvaluationReport, run_dir: str | Path) -> dict[str, Path]:
-    """Write metrics.json, per_keypoint.csv, per_keypoint.png and pr_curve.png; returns their paths."""
-    run_dir = Path(run_dir)
-    paths = {
-        name: run_dir / name
-        for name in ("metrics.json", "per_keypoint.csv", "per_keypoint.png", "pr_curve.png")
-    }
-    atomic_write_json(paths["metrics.json"], report.metrics)
-    atomic_write_text(paths["per_keypoint.csv"], _csv(report.keypoints))
-    use_ap = any(math.isfinite(r.ap) for r in report.keypoints)
-    label = "AP (OKS, this keypoint alone)" if use_ap else "PCK@0.1"
-    shown = report.keypoints[:MAX_PLOTTED_KEYPOINTS]
-    title = f"Per-keypoint {label}, weakest first"
-    if len(shown) < len(report.keypoints):
-        title += f" ({len(shown)} of {len(report.keypoints)})"
-    plot_per_keypoint(
-        [r.name for r in shown],
-        [r.ap if use_ap else r.pck for r in shown],
-        paths["per_keypoint.png"],
-        label,
-        title,
-    )
-    curves = {f"OKS {t:.2f}": report.coco.precision_at(t) for t in PR_THRESHOLDS}
-    plot_pr_curves(report.coco.recall_thresholds, curves, paths["pr_curve.png"])
-    return paths
-
-
 def _pckh(m: Matching, schema: KeypointSchema, threshold: float) -> dict[str, Any]:
     if np.isfinite(m.head_boxes).all(axis=1).any():
         norm, source = head_size_from_boxes(m.head_boxes), "0.6 x diagonal of the annotation's bbox_head"
@@ -249,33 +164,6 @@ def _confidence(m: Matching, conf: float) -> dict[str, Any]:
         "labelled_kept_fraction": float(kept[labelled].mean()) if labelled.any() else None,
         "note": CONFIDENCE_NOTE,
     }
-
-
-def _csv(rows: list[KeypointRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", "index", "name", "ap", "pck@0.1", "mean_oks_term", "labelled"])
-    for rank, row in enumerate(rows, 1):
-        writer.writerow(
-            [rank, row.index, row.name, *(_cell(v) for v in (row.ap, row.pck, row.oks_term)), row.labelled]
-        )
-    return buffer.getvalue()
-
-
-def _cell(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.6f}"
-
-
-def _pct(value: float | None) -> str:
-    return (
-        "-"
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value < 0
-        else f"{100 * value:.1f}"
-    )
-
-
-def _num(value: float | None, unit: str = "") -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.4g}{unit}"
 
 
 def _json_safe(obj: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Reports for people: console tables, run-folder files, plots and pictures of evaluations."""

@@ -1,0 +1,68 @@
+"""The evaluation report on the console: COCO stats, localisation metrics and the per-keypoint table."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from posekit.metrics.coco import COCO_STAT_NAMES
+from posekit.metrics.evaluate import CONFIDENCE_NOTE, EvaluationReport
+
+
+def print_report(report: EvaluationReport, console: Console | None = None, max_keypoints: int = 30) -> None:
+    """Console tables: COCO stats, localisation metrics and the per-keypoint table (weakest first)."""
+    console = console or Console()
+    mt = report.metrics
+    coco = Table(
+        title=f"COCO keypoints (OKS, sigmas: {mt['oks']['sigmas_source']}, boxes: {mt['box_source']})"
+    )
+    for name in COCO_STAT_NAMES:
+        coco.add_column(name, justify="right")
+    coco.add_row(*(_pct(mt["coco"][name]) for name in COCO_STAT_NAMES))
+    console.print(coco)
+    for note in mt["coco_notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+
+    loc = Table(title="Localisation (matched people)")
+    loc.add_column("metric")
+    loc.add_column("value", justify="right")
+    loc.add_column("normalised by")
+    for t in mt["pck"]["thresholds"]:
+        loc.add_row(f"PCK@{t:g}", _pct(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"])
+    if mt["pckh"].get("value") is not None:
+        loc.add_row(f"PCKh@{mt['pckh']['threshold']:g}", _pct(mt["pckh"]["value"]), mt["pckh"]["normaliser"])
+    loc.add_row("AUC", _pct(mt["auc"]["value"]), mt["auc"]["normaliser"])
+    loc.add_row("EPE", _num(mt["epe"]["value"], " px"), "-")
+    loc.add_row("NME", _num(mt["nme"]["value"]), mt["nme"]["normaliser"])
+    loc.add_row("mean OKS", _num(mt["mean_oks"]), "missed people count 0")
+    console.print(loc)
+
+    kp = Table(title="Per keypoint, weakest first")
+    for col in ("keypoint", "AP", "PCK@0.1", "OKS term", "labelled"):
+        kp.add_column(col, justify="left" if col == "keypoint" else "right")
+    for row in report.keypoints[:max_keypoints]:
+        kp.add_row(row.name, _pct(row.ap), _pct(row.pck), _num(row.oks_term), str(row.labelled))
+    console.print(kp)
+    if len(report.keypoints) > max_keypoints:
+        console.print(f"... {len(report.keypoints) - max_keypoints} more keypoints in per_keypoint.csv")
+    counts = mt["counts"]
+    console.print(
+        f"{counts['people']} people evaluated ({counts['crowd']} crowd and {counts['without_keypoints']} "
+        f"without labelled keypoints ignored, as COCO does), {counts['predictions']} predictions, "
+        f"{counts['missed_people']} people without a matching prediction."
+    )
+    console.print(f"Confidence threshold {mt['confidence']['threshold']:g}: {CONFIDENCE_NOTE}")
+
+
+def _pct(value: float | None) -> str:
+    return (
+        "-"
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value < 0
+        else f"{100 * value:.1f}"
+    )
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4g}{unit}"
