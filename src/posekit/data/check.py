@@ -19,7 +19,7 @@ from PIL import Image
 
 from posekit.data.coco import Issue, KeypointDataset, format_issues, parse_coco
 from posekit.data.config import DataConfig, resolve_data
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, DataError
 
 __all__ = ["CheckReport", "Issue", "check", "format_issues"]
 
@@ -73,11 +73,14 @@ def check(
 ) -> CheckReport:
     """Check ``data`` ("sample", a COCO keypoint .json or a data .yaml) and return every issue found.
 
-    Bad data never raises: it is reported. A data YAML that cannot be read is reported as one error.
+    Bad data never raises: it is reported. A data YAML that cannot be read is reported as one error; the
+    defects of a YOLO pose data set (converted on the way in) are reported at their label file and line.
     """
     summary: dict[str, Any] = {"data": str(data), "files": []}
     try:
         config = resolve_data(data, images=images, wholebody=wholebody)
+    except DataError as error:
+        return CheckReport(summary, error.issues)
     except ConfigError as error:
         return CheckReport(
             summary,
