@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,29 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("model") / "vitpose-t"
     return load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in sample at its smallest (4 train, 2 val images): returns the path of its data YAML."""
+    from posekit.data.synthetic import generate_sample
+
+    return generate_sample(tmp_path_factory.mktemp("tiny_sample"), num_train=4, num_val=2, seed=0)
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
+    """``run_cli(*args)`` runs ``posekit <args>`` and returns the exit code and stdout + stderr."""
+    from posekit.cli.app import main
+
+    def run(*args: object) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["posekit", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    return run

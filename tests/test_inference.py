@@ -104,23 +104,23 @@ def test_real_coco_images_with_a_detections_file(predictor, shared_data, tmp_pat
 
 
 def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes(
-    tiny_model_dir, shared_data, tmp_path, monkeypatch, capsys
+    tiny_model_dir, shared_data, tmp_path, run_cli
 ):
     """``posekit val --model M`` and ``posekit predict --model M --boxes <the GT file>`` share one
     processor: the same crops (GT boxes clipped to the image), flip test, decoding and rescoring. One
     crop per forward pass in both, so that the matrix kernels (whose rounding depends on the batch)
     see the same inputs: the written keypoints are then equal to the last digit."""
-    from test_cli_val import _metrics_path, _run
+    from test_cli_val import _metrics_path
 
     data = shared_data / "coco" / "test_coco.json"
-    code, output = _run(
-        monkeypatch, capsys, "val", "--model", tiny_model_dir, "--data", data, "--nms", "none",
+    code, output = run_cli(
+        "val", "--model", tiny_model_dir, "--data", data, "--nms", "none",
         "--batch-size", "1", "--project", tmp_path / "runs", "--worst", "0",
     )  # fmt: skip
     assert code == 0, output
     val_rows = json.loads((_metrics_path(output).parent / "predictions.json").read_text())
-    code, output = _run(
-        monkeypatch, capsys, "predict", "--model", tiny_model_dir, "--source", data.parent,
+    code, output = run_cli(
+        "predict", "--model", tiny_model_dir, "--source", data.parent,
         "--boxes", data, "--batch", "1", "--no-save", "--project", tmp_path / "runs",
     )  # fmt: skip
     assert code == 0, output

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["KeypointSchema", "__version__", "check", "export", "load", "train", "val"]
+__all__ = ["KeypointSchema", "__version__", "check", "convert", "export", "load", "train", "val"]
 
 # The public API is imported lazily so that ``import posekit`` (and ``posekit --help``) stays fast.
 _LAZY = {
@@ -16,6 +16,7 @@ _LAZY = {
     "train": ("posekit.engine.train", "train"),
     "val": ("posekit.engine.val", "val"),
     "export": ("posekit.inference.export", "export"),
+    "convert": ("posekit.data.formats", "convert"),
 }
 
 if TYPE_CHECKING:

@@ -1,4 +1,7 @@
-"""Atomic writes: a file or directory is either the old version or the complete new one, never half."""
+"""Atomic writes: a file or directory is either the old version or the complete new one, never half.
+
+Also posekit's cache folder (:func:`posekit_home`) and folders built once in it (:func:`build_once`).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from posekit.errors import PosekitError
+
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it over ``path`` (file or directory)."""
+def atomic_path(path: str | Path, sync_all: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path`` (file or directory).
+
+    The new content reaches the disk before the rename: each file is fsync'ed, or, with ``sync_all``
+    (for folders of thousands of files, where one fsync each costs minutes), one ``os.sync()`` flushes all.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     target = tmp / path.name
     try:
         yield target
-        if target.is_dir():
+        if sync_all:
+            os.sync()
+        elif target.is_dir():
             _fsync_tree(target)
         elif target.exists():
             _fsync(target)
@@ -54,6 +65,41 @@ def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:
     """Call ``save(tmp_path)`` (which writes a file or a directory) and move the result into place."""
     with atomic_path(path) as tmp:
         save(tmp)
+
+
+def posekit_home() -> Path:
+    """posekit's cache folder: ``$POSEKIT_HOME``, default ``~/.cache/posekit``."""
+    return Path(os.environ.get("POSEKIT_HOME") or Path.home() / ".cache" / "posekit")
+
+
+def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, what: str) -> Path:
+    """The folder ``final``, built by ``build(tmp)`` unless a complete one (holding the file ``complete``)
+    exists; ``what`` names it in the error raised when it cannot be created.
+
+    ``build`` fills a private temporary folder beside ``final``, which is then renamed into place. rename()
+    of a folder onto an existing non-empty one fails: when several processes (DDP ranks) build at once the
+    first complete copy wins and nobody ever sees a half-written folder (:func:`atomic_path` would replace
+    a copy another process may be reading).
+    """
+    final = Path(final)
+    if (final / complete).is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+        build(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError as error:
+            if not (final / complete).is_file():
+                raise PosekitError(
+                    f"cannot create {what} in {final} ({error}); delete that folder or set POSEKIT_HOME "
+                    "to a writable one"
+                ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def _json_default(obj: Any) -> Any:

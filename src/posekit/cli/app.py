@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from posekit.cli.check import check_command
+from posekit.cli.convert import convert_command
 from posekit.cli.export import export_command
 from posekit.cli.predict import predict_command
 from posekit.cli.train import train_command
@@ -27,6 +28,7 @@ app.command("train")(train_command)
 app.command("val")(val_command)
 app.command("predict")(predict_command)
 app.command("export")(export_command)
+app.command("convert")(convert_command)
 
 
 def main() -> None:

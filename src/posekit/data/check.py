@@ -20,7 +20,7 @@ from PIL import Image
 from posekit.data.coco import parse_coco
 from posekit.data.config import DataConfig, resolve_data
 from posekit.data.records import Issue, KeypointAnnotations, format_issues
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, DataError
 
 __all__ = ["CheckReport", "Issue", "check", "format_issues"]
 
@@ -74,11 +74,14 @@ def check(
 ) -> CheckReport:
     """Check ``data`` ("sample", a COCO keypoint .json or a data .yaml) and return every issue found.
 
-    Bad data never raises: it is reported. A data YAML that cannot be read is reported as one error.
+    Bad data never raises: it is reported. A data YAML that cannot be read is reported as one error; the
+    defects of a YOLO pose data set (converted on the way in) are reported at their label file and line.
     """
     summary: dict[str, Any] = {"data": str(data), "files": []}
     try:
         config = resolve_data(data, images=images, wholebody=wholebody)
+    except DataError as error:
+        return CheckReport(summary, error.issues)
     except ConfigError as error:
         return CheckReport(
             summary,

@@ -148,25 +148,10 @@ class _Parser:
         )
 
     def _read_json(self) -> Any:
-        if not self.path.is_file():
-            self.error(
-                "file not found" if not self.path.exists() else "is not a file",
-                "check the path of the annotation JSON",
-            )
-            return None
-        try:
-            with open(self.path, "rb") as f:
-                return json.loads(f.read())
-        except json.JSONDecodeError as e:
-            self.error(
-                f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-                "repair the file (an editor or `python -m json.tool FILE` shows the spot)",
-            )
-        except UnicodeDecodeError as e:
-            self.error(f"not UTF-8 text ({e.reason} at byte {e.start})", "save the JSON as UTF-8")
-        except OSError as e:
-            self.error(f"cannot be read: {e.strerror or e}", "check the file's permissions")
-        return None
+        raw, problem = read_json(self.path)
+        if problem is not None:
+            self.error(*problem)
+        return raw
 
     def _check_sections(self, raw: Any) -> bool:
         if isinstance(raw, list):
@@ -399,26 +384,10 @@ class _Parser:
         return root, result
 
     def _root_candidates(self) -> list[Path]:
-        if self.images_arg is not None:
-            return [self.images_arg]
-        d = self.path.parent
-        candidates = [d, d / "images", d.parent, d.parent / "images"]
-        if "_" in self.path.stem:  # person_keypoints_val2017.json -> val2017/
-            split = self.path.stem.rsplit("_", 1)[1]
-            candidates += [d.parent / split, d.parent / "images" / split]
-        return candidates + [d.parent.parent]
+        return [self.images_arg] if self.images_arg is not None else image_root_candidates(self.path)
 
     def _image_root(self, names: list[str]) -> Path:
-        candidates = self._root_candidates()
-        sample = names[:_ROOT_SAMPLE]
-        best, best_hits = candidates[0], 0
-        for c in candidates:
-            hits = sum((c / n).is_file() for n in sample)
-            if hits > best_hits:
-                best, best_hits = c, hits
-            if hits == len(sample):
-                break
-        return best
+        return find_image_root(self._root_candidates(), names)
 
     def _check_files(self, images: dict[int, ImageInfo], root: Path) -> None:
         if self.images_arg is not None and not self.images_arg.is_dir():
@@ -699,6 +668,50 @@ class _Parser:
             return None
         kps[~labelled] = 0.0
         return kps
+
+
+def read_json(path: Path) -> tuple[Any, tuple[str, str] | None]:
+    """``(data, None)``, or ``(None, (problem, fix))`` when ``path`` cannot be read as JSON."""
+    if not path.is_file():
+        return None, (
+            "file not found" if not path.exists() else "is not a file",
+            "check the path of the file",
+        )
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read()), None
+    except json.JSONDecodeError as e:
+        return None, (
+            f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+            "repair the file (an editor or `python -m json.tool FILE` shows the spot)",
+        )
+    except UnicodeDecodeError as e:
+        return None, (f"not UTF-8 text ({e.reason} at byte {e.start})", "save the JSON as UTF-8")
+    except OSError as e:
+        return None, (f"cannot be read: {e.strerror or e}", "check the file's permissions")
+
+
+def image_root_candidates(json_path: Path) -> list[Path]:
+    """The folders a COCO file's ``file_name`` entries may be relative to, in order (see the module doc)."""
+    d = json_path.parent
+    candidates = [d, d / "images", d.parent, d.parent / "images"]
+    if "_" in json_path.stem:  # person_keypoints_val2017.json -> val2017/
+        split = json_path.stem.rsplit("_", 1)[1]
+        candidates += [d.parent / split, d.parent / "images" / split]
+    return candidates + [d.parent.parent]
+
+
+def find_image_root(candidates: list[Path], names: list[str]) -> Path:
+    """The first of ``candidates`` holding the most of the first 50 image ``names`` (the first when none)."""
+    sample = names[:_ROOT_SAMPLE]
+    best, best_hits = candidates[0], 0
+    for c in candidates:
+        hits = sum((c / n).is_file() for n in sample)
+        if hits > best_hits:
+            best, best_hits = c, hits
+        if hits == len(sample):
+            break
+    return best
 
 
 def _outside(kps: np.ndarray, box: Any) -> np.ndarray:

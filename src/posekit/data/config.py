@@ -1,4 +1,6 @@
-"""Where the data is: ``"sample"``, one COCO keypoint .json, or an Ultralytics-like data YAML.
+"""Where the data is: ``"sample"``, one COCO keypoint .json, an Ultralytics-like data YAML, or an
+Ultralytics YOLO pose data YAML (it has ``kpt_shape``), converted once to COCO in posekit's cache folder
+(see :mod:`posekit.data.formats.yolo`) and then used as any COCO data.
 
 A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
 
@@ -127,15 +129,23 @@ def resolve_data(
         raise ConfigError(f"data {str(spec)!r} is neither a .json nor a .yaml; {_USAGE}")
     if images is not None:
         raise ConfigError(f"--images applies to a .json only; set `images:` for each split in {path}")
-    config = _read_yaml(path)
+    raw = load_yaml(path)
+    from posekit.data.formats.yolo import converted_data_yaml, is_yolo_pose
+
+    if is_yolo_pose(raw):
+        if wholebody:
+            raise ConfigError(f"--wholebody applies to COCO-WholeBody JSON, not to the YOLO pose data {path}")
+        return _config(converted_data_yaml(path, raw)).model_copy(update={"source": path})
+    config = _config(path, raw)
     if wholebody:
         config = config.model_copy(update={"wholebody": True})
     return config
 
 
-def _read_yaml(path: Path) -> DataConfig:
+def load_yaml(path: Path) -> Any:
+    """The parsed YAML file; :class:`ConfigError` naming the line and column when it is not valid YAML."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -143,6 +153,11 @@ def _read_yaml(path: Path) -> DataConfig:
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot be read ({error})") from None
+
+
+def _config(path: Path, raw: Any = None) -> DataConfig:
+    """The data YAML ``path`` (``raw``: its parsed content, read here when None) as a :class:`DataConfig`."""
+    raw = load_yaml(path) if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a data YAML must be a mapping with 'train' and/or 'val' keys")
     try:

@@ -18,9 +18,6 @@ same files. Drawing is hand-written with OpenCV primitives (no library generates
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +25,7 @@ import cv2
 import numpy as np
 
 from posekit.data.schema import get_preset
-from posekit.errors import PosekitError
-from posekit.io import atomic_write_json, atomic_write_text
+from posekit.io import atomic_write_json, atomic_write_text, build_once, posekit_home
 
 #: Bump when the generator changes, so a cached sample is regenerated.
 SAMPLE_VERSION = "sample-v2"
@@ -83,28 +79,7 @@ def generate_sample(
 def sample_data_path() -> Path:
     """The built-in sample's data YAML, generated once under ``$POSEKIT_HOME`` (default
     ``~/.cache/posekit``) in ``sample-v2/`` and reused."""
-    home = Path(os.environ.get("POSEKIT_HOME") or Path.home() / ".cache" / "posekit")
-    final = home / SAMPLE_VERSION
-    if (final / "data.yaml").is_file():
-        return final / "data.yaml"
-    home.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{SAMPLE_VERSION}.", dir=home))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-        generate_sample(tmp)
-        # rename() of a folder onto an existing non-empty one fails: when several processes (DDP ranks)
-        # generate at once, the first complete copy wins and nobody ever sees a half-written sample.
-        # (posekit.io.atomic_path would replace a copy another process may be reading.)
-        try:
-            os.rename(tmp, final)
-        except OSError as error:
-            if not (final / "data.yaml").is_file():
-                raise PosekitError(
-                    f"cannot create the built-in sample in {final} ({error}); delete that "
-                    "folder or set POSEKIT_HOME to a writable one"
-                ) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    final = build_once(posekit_home() / SAMPLE_VERSION, generate_sample, "data.yaml", "the built-in sample")
     return final / "data.yaml"
 
 
