@@ -46,3 +46,24 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("model") / "vitpose-t"
     return load_model("vitpose-t", pretrained="none", input_size=(64, 48)).save(directory)
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """``run_cli(*args)`` runs ``posekit <args>`` through the real entry point (posekit.cli.app.main);
+    returns the exit code and stdout + stderr."""
+    import sys
+
+    from posekit.cli.app import main
+
+    def run(*args: object) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["posekit", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    return run

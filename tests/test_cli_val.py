@@ -3,26 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
-
-from posekit.cli.app import main
-
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    """Run ``posekit <args>``; returns the exit code and stdout + stderr."""
-    monkeypatch.setattr(sys, "argv", ["posekit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def _metrics_path(output: str) -> Path:
@@ -32,7 +15,7 @@ def _metrics_path(output: str) -> Path:
     return path
 
 
-def test_val_predictions_file_without_model(tmp_path, shared_data, monkeypatch, capsys) -> None:
+def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> None:
     data = shared_data / "coco" / "test_coco.json"
     gt = json.loads(data.read_text())
     perfect = [
@@ -42,23 +25,21 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, monkeypatch, 
     ]
     (tmp_path / "results.json").write_text(json.dumps(perfect))
     args = ("val", "--data", data, "--predictions", tmp_path / "results.json", "--project", tmp_path / "runs")
-    code, output = _run(monkeypatch, capsys, *args)
+    code, output = run_cli(*args)
     assert code == 0, output
     metrics = json.loads(_metrics_path(output).read_text())
     assert metrics["coco"] == dict.fromkeys(COCO_STATS, 1.0)
     assert "AP50" in output and "Per keypoint" in output
     # a second run goes to a new folder
-    code, output = _run(monkeypatch, capsys, *args)
+    code, output = run_cli(*args)
     assert code == 0 and _metrics_path(output).parent.name == "exp2"
 
 
 def test_val_model_with_ground_truth_boxes(
-    tmp_path, shared_data, tiny_model_dir, monkeypatch, capsys
+    tmp_path, shared_data, tiny_model_dir, run_cli
 ) -> None:
     data = shared_data / "coco" / "test_coco.json"
-    code, output = _run(
-        monkeypatch,
-        capsys,
+    code, output = run_cli(
         "val",
         "--model",
         tiny_model_dir,
@@ -84,11 +65,9 @@ def test_val_model_with_ground_truth_boxes(
     assert (path.parent / "worst_people.jpg").is_file() and (path.parent / "per_keypoint.png").is_file()
 
 
-def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, monkeypatch, capsys) -> None:
+def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, run_cli) -> None:
     coco = shared_data / "coco"
-    code, output = _run(
-        monkeypatch,
-        capsys,
+    code, output = run_cli(
         "val",
         "--model",
         tiny_model_dir,
@@ -112,12 +91,10 @@ def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, m
     assert "detections file" in metrics["box_source"]
 
 
-def test_bad_predictions_file_is_one_clear_message(tmp_path, shared_data, monkeypatch, capsys) -> None:
+def test_bad_predictions_file_is_one_clear_message(tmp_path, shared_data, run_cli) -> None:
     bad = [{"image_id": 785, "category_id": 1, "keypoints": [1, 2, 1] * 16, "score": 0.9}]
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    code, output = _run(
-        monkeypatch,
-        capsys,
+    code, output = run_cli(
         "val",
         "--data",
         shared_data / "coco" / "test_coco.json",
@@ -132,14 +109,12 @@ def test_bad_predictions_file_is_one_clear_message(tmp_path, shared_data, monkey
     assert not (tmp_path / "val").exists()  # nothing written for a failed evaluation
 
 
-def test_bad_sigmas_and_missing_model_are_clear(tmp_path, shared_data, monkeypatch, capsys) -> None:
+def test_bad_sigmas_and_missing_model_are_clear(tmp_path, shared_data, run_cli) -> None:
     data = shared_data / "coco" / "test_coco.json"
-    code, output = _run(monkeypatch, capsys, "val", "--data", data, "--project", tmp_path)
+    code, output = run_cli("val", "--data", data, "--project", tmp_path)
     assert code == 1 and "--model" in output and "--predictions" in output and "Traceback" not in output
     (tmp_path / "r.json").write_text("[]")
-    code, output = _run(
-        monkeypatch,
-        capsys,
+    code, output = run_cli(
         "val",
         "--data",
         data,

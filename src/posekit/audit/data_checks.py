@@ -1,0 +1,255 @@
+"""Checks that need no model: each looks at the labels alone and returns :class:`Finding` records.
+
+- **visibility**: v=0 with coordinates, v>0 at COCO's (0, 0) placeholder (certain defects).
+- **duplicate**: two annotations of one person in an image: the log likelihood ratio of "one person
+  labelled twice" (two labels of a joint differ by annotator noise, per-coordinate variance
+  ``sigma_k^2 s^2``) against "two people" (the other label anywhere in the union of the two boxes).
+- **bone_length**: a skeleton bone far longer than usual for the person's size. Each person's size is
+  fitted from its own skeleton: ``log length[p, b] = size[p] + typical[b] + residual`` by median polish
+  (Tukey). Not the box (truncated and occluded people have small boxes around normal-sized limbs, and the
+  box is itself under test) nor a torso length (schema-specific, foreshortened when bending). The robust
+  z of the residual within each bone flags the long tail only: 2-D projection makes any bone legitimately
+  short (foreshortening), but never much longer.
+- **box_size**: the box much larger or smaller than the fitted skeleton size suggests (robust z, two-sided).
+- **outside_box**: a labelled point beyond the box grown by :data:`OUTSIDE_MARGIN` of its size, scored by
+  how unlikely annotator noise alone (:data:`~posekit.audit.people.ANNOTATOR_VARIANCE`) puts it that far.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, nats_score, sort_findings, tail_score
+from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
+from posekit.data.schema import KeypointSchema
+from posekit.metrics.oks import oks
+
+#: The kinds these checks report.
+DATA_KINDS = ("visibility", "duplicate", "bone_length", "box_size", "outside_box")
+#: A person's size is fitted only from at least this many measured bones.
+MIN_BONES = 4
+#: Median-polish sweeps (converged to < 1e-3 in log length after three on COCO-like skeletons).
+POLISH_SWEEPS = 5
+#: Smallest spread assumed for log lengths (5 %): synthetic or copied skeletons can have none.
+MIN_LOG_SPREAD = 0.1
+#: A box drawn around the visible pixels may cut a labelled hand or an occluded joint: points within this
+#: fraction of the box's width (height) beyond its sides are not reported.
+OUTSIDE_MARGIN = 0.1
+
+
+def data_findings(people: People, schema: KeypointSchema, min_score: float = MIN_SCORE) -> list[Finding]:
+    """All data-only checks on ``people``, highest score first."""
+    fit = SkeletonFit.of(people, schema)
+    return sort_findings(
+        [
+            *visibility_findings(people, schema),
+            *duplicate_findings(people, schema, min_score),
+            *bone_findings(people, schema, fit, min_score),
+            *box_size_findings(people, fit, min_score),
+            *outside_box_findings(people, schema, min_score),
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------- visibility
+def visibility_findings(people: People, schema: KeypointSchema) -> list[Finding]:
+    """v=0 with coordinates and v>0 at (0, 0): each point a finding with score SCORE_MAX."""
+    k = people.keypoints
+    at_origin = (k[..., 0] == 0) & (k[..., 1] == 0)
+    placed_unlabelled = np.where((k[..., 2] == 0) & ~at_origin, SCORE_MAX, 0.0)
+    labelled_at_origin = np.where((k[..., 2] > 0) & at_origin, SCORE_MAX, 0.0)
+    return [
+        *people.point_findings(
+            placed_unlabelled, SCORE_MAX, "visibility", schema.names,
+            lambda i, j: (
+                f"v=0 (unlabelled) but placed at ({k[i, j, 0]:g}, {k[i, j, 1]:g})",
+                "set v=2 (v=1 when occluded) if the point is right; otherwise set x = y = 0",
+            ),
+        ),
+        *people.point_findings(
+            labelled_at_origin, SCORE_MAX, "visibility", schema.names,
+            lambda i, j: (
+                f"v={k[i, j, 2]:g} (labelled) but at (0, 0), COCO's placeholder for unlabelled points",
+                "place the point, or set v=0 if it cannot be seen",
+            ),
+        ),
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- duplicates
+def duplicate_findings(people: People, schema: KeypointSchema, min_score: float = MIN_SCORE) -> list[Finding]:
+    """Pairs of annotations in one image that label the same person (reported on the later one)."""
+    sigmas = schema.sigmas_array
+    placed, xy = people.placed, people.keypoints[..., :2]
+    by_image: dict[int, list[int]] = defaultdict(list)
+    for i, image_id in enumerate(people.image_ids.tolist()):
+        by_image[image_id].append(i)
+    out = []
+    for rows in by_image.values():
+        for i, j in itertools.combinations(rows, 2):
+            common = placed[i] & placed[j]
+            if not common.any():
+                continue
+            s2 = (people.areas[i] + people.areas[j]) / 2
+            region = _union_box_area(people.boxes[i], people.boxes[j])
+            var = sigmas[common] ** 2 * s2  # per-coordinate variance between two annotators' labels
+            d2 = np.sum((xy[i, common] - xy[j, common]) ** 2, axis=-1)
+            nats = np.sum(np.log(region / (2 * math.pi * var)) - d2 / (2 * var))
+            score = float(nats_score(nats))
+            if score < min_score:
+                continue
+            first, later = sorted((i, j), key=lambda r: people.annotation_ids[r])
+            similarity = float(oks(xy[i], xy[j], s2, sigmas, visible=common))
+            other = int(people.annotation_ids[first])
+            out.append(
+                people.finding(
+                    later,
+                    "",
+                    "duplicate",
+                    score,
+                    f"same person as annotation {other}: OKS {similarity:.2f} over {int(common.sum())} "
+                    "joints labelled in both",
+                    f"delete annotation {int(people.annotation_ids[later])} or {other}",
+                )
+            )
+    return out
+
+
+def _union_box_area(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return float((x1 - x0) * (y1 - y0))
+
+
+# ---------------------------------------------------------------------------------------------- skeleton
+class SkeletonFit:
+    """Median polish of log bone lengths: ``log L[p, b] = size[p] + typical[b] + residual[p, b]``."""
+
+    def __init__(self, bones: np.ndarray, log_length: np.ndarray) -> None:
+        self.bones = bones  # (B, 2) keypoint indices
+        measured = ~np.isnan(log_length)
+        rows = measured.sum(axis=1) >= MIN_BONES
+        table = np.where(rows[:, None], log_length, np.nan)
+        size, typical = np.zeros(len(table)), np.zeros(bones.shape[0])
+        for _ in range(POLISH_SWEEPS):
+            typical = nanmedian(table - size[:, None], axis=0)
+            size = nanmedian(table - typical[None], axis=1)
+        self.size = np.where(rows, size, np.nan)  # (N,) log of the person's skeleton size
+        self.residual = table - size[:, None] - typical[None]  # (N, B), NaN where not measured
+
+    @classmethod
+    def of(cls, people: People, schema: KeypointSchema) -> SkeletonFit:
+        bones = np.asarray(schema.skeleton, dtype=np.int64).reshape(-1, 2)
+        xy, placed = people.keypoints[..., :2], people.placed
+        length = np.linalg.norm(xy[:, bones[:, 0]] - xy[:, bones[:, 1]], axis=-1)
+        measured = placed[:, bones[:, 0]] & placed[:, bones[:, 1]] & (length > 0)
+        with np.errstate(divide="ignore"):
+            return cls(bones, np.where(measured, np.log(length), np.nan))
+
+
+def bone_findings(
+    people: People, schema: KeypointSchema, fit: SkeletonFit | None = None, min_score: float = MIN_SCORE
+) -> list[Finding]:
+    """Bones far longer than usual for the person's size. Two long bones meeting at a joint become one
+    finding on that joint (it is probably misplaced); a single long bone names both ends."""
+    fit = fit or SkeletonFit.of(people, schema)
+    z = robust_z(fit.residual, MIN_LOG_SPREAD)
+    score = np.where(z > 0, tail_score(np.nan_to_num(z)), 0.0)
+    ratio = np.exp(fit.residual - nanmedian(fit.residual, axis=0))  # length / usual length at this size
+    names = schema.names
+    out = []
+    for i in np.flatnonzero((score >= min_score).any(axis=1)):
+        flagged = set(np.flatnonzero(score[i] >= min_score).tolist())
+        ends: dict[int, list[int]] = defaultdict(list)
+        for b in flagged:
+            for joint in fit.bones[b]:
+                ends[int(joint)].append(b)
+        for joint, bones in sorted(ends.items(), key=lambda item: -len(item[1])):
+            if len(bones) < 2 or not flagged.issuperset(bones):
+                continue
+            flagged -= set(bones)
+            parts = ", ".join(
+                f"{_bone_name(names, fit.bones[b])} {ratio[i, b]:.1f}x (z {z[i, b]:.1f})" for b in bones
+            )
+            out.append(
+                people.finding(
+                    i,
+                    names[joint],
+                    "bone_length",
+                    float(score[i, bones].max()),
+                    f"all bones at {names[joint]} are too long for this person: {parts}",
+                    f"check {names[joint]}: it is probably misplaced",
+                )
+            )
+        for b in sorted(flagged):
+            bone = _bone_name(names, fit.bones[b])
+            out.append(
+                people.finding(
+                    i,
+                    bone,
+                    "bone_length",
+                    float(score[i, b]),
+                    f"bone {bone} is {ratio[i, b]:.1f}x its usual length for this person's size "
+                    f"(z {z[i, b]:.1f})",
+                    "check both ends: one is misplaced, or two sides are swapped",
+                )
+            )
+    return out
+
+
+def box_size_findings(people: People, fit: SkeletonFit, min_score: float = MIN_SCORE) -> list[Finding]:
+    """Boxes much larger or smaller than the size the person's skeleton suggests."""
+    box = 0.5 * np.log(np.maximum(people.boxes[:, 2] * people.boxes[:, 3], np.finfo(np.float64).tiny))
+    excess = box - fit.size  # NaN for people without a fitted size
+    z = robust_z(excess[:, None], MIN_LOG_SPREAD)[:, 0]
+    score = tail_score(np.abs(np.nan_to_num(z)))
+    typical = np.nanmedian(excess) if np.isfinite(excess).any() else 0.0
+    out = []
+    for i in np.flatnonzero(score >= min_score):
+        factor = math.exp(excess[i] - typical)
+        size = f"{factor:.1f}x larger" if factor >= 1 else f"{1 / factor:.1f}x smaller"
+        out.append(
+            people.finding(
+                i,
+                "",
+                "box_size",
+                float(score[i]),
+                f"box is {size} than its skeleton suggests (z {z[i]:.1f})",
+                "redraw the box around the person (or check that the keypoints belong to it)",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- outside box
+def outside_box_findings(
+    people: People, schema: KeypointSchema, min_score: float = MIN_SCORE
+) -> list[Finding]:
+    """Labelled points beyond the box grown by :data:`OUTSIDE_MARGIN` of its size."""
+    x, y, w, h = (people.boxes[:, i, None] for i in range(4))
+    px, py = people.keypoints[..., 0], people.keypoints[..., 1]
+    mx, my = OUTSIDE_MARGIN * w, OUTSIDE_MARGIN * h
+    dx = np.maximum(0, np.maximum(x - mx - px, px - (x + w + mx)))
+    dy = np.maximum(0, np.maximum(y - my - py, py - (y + h + my)))
+    zero = np.zeros_like(people.keypoints[..., :2])
+    u = sigma_units(np.stack([dx, dy], axis=-1), zero, schema.sigmas_array, people.scale)
+    score = np.where(people.placed, nats_score(u**2 / (2 * ANNOTATOR_VARIANCE)), 0.0)
+    return people.point_findings(
+        score, min_score, "outside_box", schema.names,
+        lambda i, j: (
+            f"{np.hypot(dx[i, j], dy[i, j]):.0f} px outside the box grown by {OUTSIDE_MARGIN:.0%} "
+            f"({u[i, j]:.1f} sigma units)",
+            "move the point onto the person, or enlarge the box to include it",
+        ),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _bone_name(names: list[str], bone: np.ndarray) -> str:
+    return f"{names[bone[0]]}-{names[bone[1]]}"
