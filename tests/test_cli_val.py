@@ -35,9 +35,7 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> N
     assert code == 0 and _metrics_path(output).parent.name == "exp2"
 
 
-def test_val_model_with_ground_truth_boxes(
-    tmp_path, shared_data, tiny_model_dir, run_cli
-) -> None:
+def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir, run_cli) -> None:
     data = shared_data / "coco" / "test_coco.json"
     code, output = run_cli(
         "val",
