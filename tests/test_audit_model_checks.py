@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,22 @@ def test_output_of_the_wrong_shape_is_refused() -> None:
     people = People.from_coco(_coco(2, seed=0), K)
     with pytest.raises(PosekitError, match="one row per person"):
         model_findings(people, SCHEMA, ModelOutput(np.zeros((3, K, 2)), np.zeros((3, K))))
+
+
+def test_audit_runs_the_model_checks_through_a_predict_hook(sample_data, tmp_path) -> None:
+    from posekit.audit.api import audit
+
+    truth = json.loads((sample_data.parent / "val.json").read_text())
+    damaged, injected = inject_errors(truth, SCHEMA, {"swap": 0.1}, seed=0)
+    (tmp_path / "val.json").write_text(json.dumps(damaged))
+    clean = People.from_coco(truth, K)
+    row = {a: i for i, a in enumerate(clean.annotation_ids.tolist())}
+
+    def predict(dataset, people: People) -> ModelOutput:  # a model that sees the truth
+        rows = [row[a] for a in people.annotation_ids.tolist()]
+        return ModelOutput(clean.keypoints[rows, :, :2], np.full((len(rows), K), 0.9))
+
+    report = audit(tmp_path / "val.json", images=sample_data.parent / "images" / "val", predict=predict)
+    assert "swap" in report.kinds and "bone_length" in report.kinds
+    swaps = {(f.annotation_id, f.joint, f.split) for f in report.findings if f.kind == "swap"}
+    assert swaps == {(e.annotation_id, e.joint, "train+val") for e in injected}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from posekit.audit.data_checks import DATA_KINDS, data_findings
 from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
+from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
 from posekit.data.config import resolve_data
 from posekit.data.schema import KeypointSchema
@@ -32,13 +35,17 @@ def audit(
     split: str = "all",
     images: str | Path | None = None,
     min_score: float = MIN_SCORE,
+    predict: Callable[[Any, People], ModelOutput] | None = None,
 ) -> AuditReport:
-    """Audit ``data`` ('sample', a COCO keypoint .json or a data .yaml) without a model.
+    """Audit ``data`` ('sample', a COCO keypoint .json or a data .yaml).
 
     ``split``: ``train``, ``val`` or ``all`` (every split the data names; a file serving as both is
     audited once, its findings labelled ``train+val``). The data is loaded and validated as for training
     (a defect raises :class:`~posekit.errors.DataError`); the labels are then read as written, since
     loading clears the coordinates of unlabelled points, which the visibility check reports.
+
+    ``predict(dataset, people)``: a model's :class:`ModelOutput` for ``people`` (one row each, made with
+    their own boxes) of the loaded ``dataset``; when given, the model-based checks run too.
     """
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
@@ -63,7 +70,10 @@ def audit(
         table = People.from_coco(written, schema.num_keypoints, (a.id for a in dataset.annotations))
         people[label] = len(table)
         found = data_findings(table, schema, min_score)
+        if predict is not None:
+            found += model_findings(table, schema, predict(dataset, table), min_score)
         findings += [dataclasses.replace(f, split=label) for f in found]
     if schema is None:
         raise ConfigError(f"{config.source}: names no split to audit")
-    return AuditReport(sort_findings(findings), people, schema, DATA_KINDS)
+    kinds = DATA_KINDS if predict is None else tuple(dict.fromkeys((*DATA_KINDS, *MODEL_KINDS)))
+    return AuditReport(sort_findings(findings), people, schema, kinds)

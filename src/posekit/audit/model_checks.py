@@ -80,15 +80,10 @@ def model_findings(
                 f"model output has keypoints {points.shape} and scores {scores.shape}; expected "
                 f"{(*people.keypoints.shape[:2], 2)} and {people.keypoints.shape[:2]} (one row per person)"
             )
-    tau2 = residual_variance(people, schema, views[0][0])
-    swaps, swapped = swap_findings(people, schema, views, tau2, min_score)
+    c = _Comparison(people, schema, views, residual_variance(people, schema, views[0][0]))
+    swaps, swapped = _swaps(c, min_score)
     return sort_findings(
-        [
-            *swaps,
-            *displaced_findings(people, schema, views, tau2, min_score, skip=swapped),
-            *missed_findings(people, schema, views, min_score),
-            *visibility_model_findings(people, schema, views, tau2, min_score),
-        ]
+        [*swaps, *_displaced(c, min_score, skip=swapped), *_missed(c, min_score), *_visibility(c, min_score)]
     )
 
 
@@ -100,35 +95,42 @@ def residual_variance(people: People, schema: KeypointSchema, points: np.ndarray
     return np.maximum(tau2, ANNOTATOR_VARIANCE)
 
 
-def _cost(people: People, schema: KeypointSchema, labels: np.ndarray, points: np.ndarray, tau2: np.ndarray):
-    """-ln p of each label (N, K, 2) against the prediction of each keypoint slot (N, K, 2)."""
-    return sigma_units(labels, points, schema.sigmas_array, people.scale) ** 2 / (2 * tau2)
+@dataclass
+class _Comparison:
+    """The people's labels, the model's views of them, and the residual spread ``tau2`` (K,)."""
+
+    people: People
+    schema: KeypointSchema
+    views: list[tuple[np.ndarray, np.ndarray]]
+    tau2: np.ndarray
+
+    def units(self, labels: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Sigma units between labels (N, K, 2) and the model's points of each keypoint slot (N, K, 2)."""
+        return sigma_units(labels, points, self.schema.sigmas_array, self.people.scale)
+
+    def cost(self, labels: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """-ln p of each label against the model's point of its slot (see the module doc)."""
+        return self.units(labels, points) ** 2 / (2 * self.tau2)
 
 
 # ---------------------------------------------------------------------------------------------- swaps
-def swap_findings(
-    people: People,
-    schema: KeypointSchema,
-    views: list[tuple[np.ndarray, np.ndarray]],
-    tau2: np.ndarray,
-    min_score: float = MIN_SCORE,
-) -> tuple[list[Finding], np.ndarray]:
+def _swaps(c: _Comparison, min_score: float) -> tuple[list[Finding], np.ndarray]:
     """Left/right swaps, and the (N, K) mask of the points they cover."""
-    pairs = np.asarray(schema.flip_pairs, dtype=np.int64).reshape(-1, 2)
-    labels, placed, names = people.keypoints[..., :2], people.placed, schema.names
+    people, names = c.people, c.schema.names
+    pairs = np.asarray(c.schema.flip_pairs, dtype=np.int64).reshape(-1, 2)
+    labels, placed = people.keypoints[..., :2], people.placed
     evaluable = placed[:, pairs[:, 0]] & placed[:, pairs[:, 1]]  # (N, P)
-    exchanged = labels[:, schema.flip_index]  # label of the partner in each slot
+    exchanged = labels[:, c.schema.flip_index]  # label of the partner in each slot
     llr = np.full(evaluable.shape, np.inf)
-    for points, scores in views:
-        as_labelled = _cost(people, schema, labels, points, tau2)[:, pairs]  # (N, P, 2)
-        as_exchanged = _cost(people, schema, exchanged, points, tau2)[:, pairs]
+    for points, scores in c.views:
+        as_labelled = c.cost(labels, points)[:, pairs]  # (N, P, 2)
+        as_exchanged = c.cost(exchanged, points)[:, pairs]
         gain = (as_labelled - as_exchanged).sum(axis=-1) * scores[:, pairs].min(axis=-1)
         fits = (as_exchanged <= AGREE_NATS).all(axis=-1)  # else one displaced point, not a swap
         llr = np.minimum(llr, np.where(fits, gain, 0.0))
     score = np.where(evaluable, nats_score(np.maximum(llr, 0)), 0.0)
-    points = views[0][0]
-    u_labelled = sigma_units(labels, points, schema.sigmas_array, people.scale)
-    u_exchanged = sigma_units(exchanged, points, schema.sigmas_array, people.scale)
+    points = c.views[0][0]
+    u_labelled, u_exchanged = c.units(labels, points), c.units(exchanged, points)
     covered = np.zeros(placed.shape, dtype=bool)
     out = []
     for i in np.flatnonzero((score >= min_score).any(axis=1)):
@@ -138,29 +140,23 @@ def swap_findings(
             listed = ", ".join(_pair_name(names, pairs[p]) for p in flagged)
             out.append(
                 people.finding(
-                    i,
-                    "",
-                    "swap",
-                    min(score[i, flagged].sum(), SCORE_MAX),
+                    i, "", "swap", min(score[i, flagged].sum(), SCORE_MAX),
                     f"{len(flagged)} of {int(evaluable[i].sum())} left/right pairs agree with the model only "
                     f"when exchanged: {listed}",
                     "exchange left and right for the whole person (labelled as if seen from the other side)",
                 )
-            )
+            )  # fmt: skip
             continue
         for p in flagged:
-            pair, (a, b) = _pair_name(names, pairs[p]), pairs[p]
+            a, b = pairs[p]
             out.append(
                 people.finding(
-                    i,
-                    pair,
-                    "swap",
-                    score[i, p],
+                    i, _pair_name(names, pairs[p]), "swap", score[i, p],
                     f"labels are {u_labelled[i, a]:.1f} and {u_labelled[i, b]:.1f} sigma units from the "
                     f"model's points, {u_exchanged[i, a]:.1f} and {u_exchanged[i, b]:.1f} when exchanged",
                     f"exchange {names[a]} and {names[b]}",
                 )
-            )
+            )  # fmt: skip
     return out, covered
 
 
@@ -169,78 +165,62 @@ def _pair_name(names: list[str], pair: np.ndarray) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- displaced
-def displaced_findings(
-    people: People,
-    schema: KeypointSchema,
-    views: list[tuple[np.ndarray, np.ndarray]],
-    tau2: np.ndarray,
-    min_score: float = MIN_SCORE,
-    skip: np.ndarray | None = None,
-) -> list[Finding]:
-    """Labels far from a confident prediction (points in ``skip``, e.g. swapped pairs, excluded)."""
+def _displaced(c: _Comparison, min_score: float, skip: np.ndarray) -> list[Finding]:
+    """Labels far from a confident prediction (points in ``skip``, the swapped pairs, excluded)."""
+    people, names = c.people, c.schema.names
     labels = people.keypoints[..., :2]
     nats = np.full(labels.shape[:2], np.inf)
-    for points, scores in views:
-        nats = np.minimum(nats, _cost(people, schema, labels, points, tau2) * scores)
-    mask = people.placed & (True if skip is None else ~skip)
-    score = np.where(mask, nats_score(nats), 0.0)
-    points, scores = views[0]
-    u = sigma_units(labels, points, schema.sigmas_array, people.scale)
+    for points, scores in c.views:
+        nats = np.minimum(nats, c.cost(labels, points) * scores)
+    score = np.where(people.placed & ~skip, nats_score(nats), 0.0)
+    points, scores = c.views[0]
+    u = c.units(labels, points)
     return people.point_findings(
-        score, min_score, "displaced", schema.names,
+        score, min_score, "displaced", names,
         lambda i, j: (
             f"{np.hypot(*(labels[i, j] - points[i, j])):.0f} px ({u[i, j]:.1f} sigma units) from the "
             f"model's point (confidence {scores[i, j]:.2f})",
-            f"move {schema.names[j]} to about ({points[i, j, 0]:.0f}, {points[i, j, 1]:.0f}), or check it",
+            f"move {names[j]} to about ({points[i, j, 0]:.0f}, {points[i, j, 1]:.0f}), or check it",
         ),
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- visibility
-def missed_findings(
-    people: People,
-    schema: KeypointSchema,
-    views: list[tuple[np.ndarray, np.ndarray]],
-    min_score: float = MIN_SCORE,
-) -> list[Finding]:
+def _missed(c: _Comparison, min_score: float) -> list[Finding]:
     """Unlabelled points (v=0) the model finds confidently inside the box."""
+    people, names = c.people, c.schema.names
     unlabelled = people.keypoints[..., 2] == 0
     score = np.full(unlabelled.shape, np.inf)
-    for points, scores in views:
+    for points, scores in c.views:
         candidates = unlabelled & _inside_box(points, people.boxes)
         z = _confidence_z(scores, candidates)
         score = np.minimum(score, np.where(candidates & (scores >= MISSED_MIN_CONF), tail_score(z), 0.0))
-    points, scores = views[0]
+    points, scores = c.views[0]
     return people.point_findings(
-        score, min_score, "missed", schema.names,
+        score, min_score, "missed", names,
         lambda i, j: (
             f"unlabelled, but the model finds it at ({points[i, j, 0]:.0f}, {points[i, j, 1]:.0f}) inside "
             f"the box with confidence {scores[i, j]:.2f}",
-            f"label {schema.names[j]} at about ({points[i, j, 0]:.0f}, {points[i, j, 1]:.0f}) if it can be "
+            f"label {names[j]} at about ({points[i, j, 0]:.0f}, {points[i, j, 1]:.0f}) if it can be "
             "seen or located",
         ),
     )  # fmt: skip
 
 
-def visibility_model_findings(
-    people: People,
-    schema: KeypointSchema,
-    views: list[tuple[np.ndarray, np.ndarray]],
-    tau2: np.ndarray,
-    min_score: float = MIN_SCORE,
-) -> list[Finding]:
+def _visibility(c: _Comparison, min_score: float) -> list[Finding]:
     """v=2 points the model barely sees, and v=1 points it sees as well as visible ones (see module doc)."""
+    people = c.people
     v, labels = people.keypoints[..., 2], people.keypoints[..., :2]
     direction = {2: -1.0, 1: 1.0}  # v=2: low confidence is suspicious; v=1: high
     score = np.full(v.shape, np.inf)
-    for points, scores in views:
+    for points, scores in c.views:
         z = np.zeros(v.shape)
         for value, sign in direction.items():
             group = people.placed & (v == value)
             z = np.where(group, sign * _confidence_z(scores, group), z)
-        agree = _cost(people, schema, labels, points, tau2) <= AGREE_NATS
+        agree = c.cost(labels, points) <= AGREE_NATS
         score = np.minimum(score, np.where(people.placed & agree, tail_score(z), 0.0))
-    scores = views[0][1]
+    scores = c.views[0][1]
     typical = {
         value: nanmedian(np.where(people.placed & (v == value), scores, np.nan), axis=0)
         for value in direction
@@ -258,7 +238,7 @@ def visibility_model_findings(
             said[value][1],
         )
 
-    return people.point_findings(score, min_score, "visibility", schema.names, describe)
+    return people.point_findings(score, min_score, "visibility", c.schema.names, describe)
 
 
 def _confidence_z(scores: np.ndarray, group: np.ndarray) -> np.ndarray:
