@@ -80,6 +80,17 @@ def test_one_long_bone_names_both_ends() -> None:
     assert ratio == pytest.approx(2.2, rel=0.2)  # 1 % label noise makes each forearm +-10 %
 
 
+def test_a_swapped_pair_is_named_and_explains_its_long_bones() -> None:
+    people, _ = _people(80)
+    people.keypoints[9, [13, 14]] = people.keypoints[9, [14, 13]]  # knees exchanged: legs cross
+    findings = data_findings(people, SCHEMA)
+    assert [(f.annotation_id, f.kind, f.joint) for f in findings] == [(10, "swap", "left_knee/right_knee")]
+    assert findings[0].fix == "exchange left_knee and right_knee"
+    people.keypoints[9, :, :2] = people.keypoints[9, SCHEMA.flip_index, :2]  # now mirrored throughout
+    people.keypoints[9, [13, 14]] = people.keypoints[9, [14, 13]]  # (except the knees): consistent
+    assert data_findings(people, SCHEMA) == []  # a whole mirrored person needs a model to be seen
+
+
 def test_a_box_three_times_too_large() -> None:
     people, _ = _people(80)
     people.boxes[3, 2:] *= 3
@@ -133,13 +144,15 @@ def sample_train(sample_data, monkeypatch):
 
 
 def test_data_only_mode_on_the_injected_sample(sample_train) -> None:
-    """Visibility and duplicates are found exactly; displaced points through their bones."""
+    """Visibility and duplicates are found exactly; swaps and displaced points through their bones."""
     raw = json.loads(sample_train.json_path.read_bytes())
-    rates = {"displaced": 0.15, "duplicate": 0.1, "visibility": 0.1}
+    rates = {"swap": 0.15, "displaced": 0.15, "duplicate": 0.1, "visibility": 0.1}
     damaged, injected = inject_errors(raw, SCHEMA, rates, seed=1)
     findings = data_findings(People.from_coco(damaged, 17), SCHEMA)
     scores = score_findings(findings, injected)
     assert scores["visibility"].recall == scores["duplicate"].recall == 1.0
     assert scores["visibility"].precision == scores["duplicate"].precision == 1.0
-    assert scores["displaced"].injected >= 8 and scores["displaced"].recall >= 0.75
-    assert scores["bone_length"].precision >= 0.9
+    # without a model, small moves of head points and swaps of nearby points leave the skeleton plausible
+    assert scores["displaced"].injected == scores["swap"].injected == 9
+    assert scores["displaced"].recall >= 0.6 and scores["swap"].recall >= 0.6
+    assert scores["bone_length"].precision >= 0.85 and scores["swap"].precision >= 0.85

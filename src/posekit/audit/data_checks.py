@@ -4,6 +4,8 @@
 - **duplicate**: two annotations of one person in an image: the log likelihood ratio of "one person
   labelled twice" (two labels of a joint differ by annotator noise, per-coordinate variance
   ``sigma_k^2 s^2``) against "two people" (the other label anywhere in the union of the two boxes).
+- **swap**: a left/right pair whose exchange leaves none of the person's bones too long (the best such
+  pair per person, scored by the bone-length likelihood ratio; see :func:`swap_findings`).
 - **bone_length**: a skeleton bone far longer than usual for the person's size. Each person's size is
   fitted from its own skeleton: ``log length[p, b] = size[p] + typical[b] + residual`` by median polish
   (Tukey). Not the box (truncated and occluded people have small boxes around normal-sized limbs, and the
@@ -24,12 +26,12 @@ from collections import defaultdict
 import numpy as np
 
 from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, nats_score, sort_findings, tail_score
-from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
+from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_scale, sigma_units
 from posekit.data.schema import KeypointSchema
 from posekit.metrics.oks import oks
 
 #: The kinds these checks report.
-DATA_KINDS = ("visibility", "duplicate", "bone_length", "box_size", "outside_box")
+DATA_KINDS = ("visibility", "duplicate", "swap", "bone_length", "box_size", "outside_box")
 #: A person's size is fitted only from at least this many measured bones.
 MIN_BONES = 4
 #: Median-polish sweeps (converged to < 1e-3 in log length after three on COCO-like skeletons).
@@ -44,11 +46,13 @@ OUTSIDE_MARGIN = 0.1
 def data_findings(people: People, schema: KeypointSchema, min_score: float = MIN_SCORE) -> list[Finding]:
     """All data-only checks on ``people``, highest score first."""
     fit = SkeletonFit.of(people, schema)
+    swaps, explained = swap_findings(people, schema, fit, min_score)
     return sort_findings(
         [
             *visibility_findings(people, schema),
             *duplicate_findings(people, schema, min_score),
-            *bone_findings(people, schema, fit, min_score),
+            *swaps,
+            *bone_findings(people, schema, fit, min_score, skip=explained),
             *box_size_findings(people, fit, min_score),
             *outside_box_findings(people, schema, min_score),
         ]
@@ -127,7 +131,8 @@ def _union_box_area(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------------------------- skeleton
 class SkeletonFit:
-    """Median polish of log bone lengths: ``log L[p, b] = size[p] + typical[b] + residual[p, b]``."""
+    """Median polish of log bone lengths, ``log L[p, b] = size[p] + typical[b] + residual[p, b]``, and the
+    robust z of each residual within its bone."""
 
     def __init__(self, bones: np.ndarray, log_length: np.ndarray) -> None:
         self.bones = bones  # (B, 2) keypoint indices
@@ -139,27 +144,86 @@ class SkeletonFit:
             typical = nanmedian(table - size[:, None], axis=0)
             size = nanmedian(table - typical[None], axis=1)
         self.size = np.where(rows, size, np.nan)  # (N,) log of the person's skeleton size
+        self.typical = typical  # (B,)
         self.residual = table - size[:, None] - typical[None]  # (N, B), NaN where not measured
+        self.center, self.spread = robust_scale(self.residual, MIN_LOG_SPREAD)
+        self.z = self.z_of(log_length)
+
+    def z_of(self, log_length: np.ndarray) -> np.ndarray:
+        """Robust z of (N, B) log bone lengths of the same people (e.g. with points moved)."""
+        return (log_length - self.size[:, None] - self.typical[None] - self.center) / self.spread
+
+    @staticmethod
+    def log_lengths(people: People, bones: np.ndarray, xy: np.ndarray | None = None) -> np.ndarray:
+        """(N, B) log lengths of the bones whose both ends are placed (NaN elsewhere), from ``xy``
+        (default: the labels)."""
+        xy = people.keypoints[..., :2] if xy is None else xy
+        length = np.linalg.norm(xy[:, bones[:, 0]] - xy[:, bones[:, 1]], axis=-1)
+        measured = people.placed[:, bones[:, 0]] & people.placed[:, bones[:, 1]] & (length > 0)
+        with np.errstate(divide="ignore"):
+            return np.where(measured, np.log(length), np.nan)
 
     @classmethod
     def of(cls, people: People, schema: KeypointSchema) -> SkeletonFit:
         bones = np.asarray(schema.skeleton, dtype=np.int64).reshape(-1, 2)
-        xy, placed = people.keypoints[..., :2], people.placed
-        length = np.linalg.norm(xy[:, bones[:, 0]] - xy[:, bones[:, 1]], axis=-1)
-        measured = placed[:, bones[:, 0]] & placed[:, bones[:, 1]] & (length > 0)
-        with np.errstate(divide="ignore"):
-            return cls(bones, np.where(measured, np.log(length), np.nan))
+        return cls(bones, cls.log_lengths(people, bones))
+
+
+def swap_findings(
+    people: People, schema: KeypointSchema, fit: SkeletonFit, min_score: float = MIN_SCORE
+) -> tuple[list[Finding], np.ndarray]:
+    """Left/right pairs whose exchange leaves none of the person's bones too long; and the (N, B) mask of
+    the bones they explain. The score is the log likelihood ratio of the person's bone lengths, exchanged
+    against as labelled, under the robust normal model of :class:`SkeletonFit`, counting only lengths
+    beyond the usual (short is never evidence: foreshortening).
+    A person labelled mirrored throughout has a consistent skeleton: only a model can tell."""
+    names, bones = schema.names, fit.bones
+    pairs = np.asarray(schema.flip_pairs, dtype=np.int64).reshape(-1, 2)
+    explained = np.zeros(fit.z.shape, dtype=bool)
+    if not len(pairs):
+        return [], explained
+    labelled = np.maximum(np.nan_to_num(fit.z), 0) ** 2
+    gain = np.full((len(people), len(pairs)), -np.inf)  # nats, where the exchange leaves all bones normal
+    for p, (a, b) in enumerate(pairs):
+        xy = people.keypoints[..., :2].copy()
+        xy[:, [a, b]] = xy[:, [b, a]]
+        exchanged = np.nan_to_num(fit.z_of(SkeletonFit.log_lengths(people, bones, xy)))
+        normal = (tail_score(exchanged) < min_score).all(axis=1)  # every bone, not only the pair's
+        valid = people.placed[:, a] & people.placed[:, b] & normal
+        gain[valid, p] = np.sum(labelled - np.maximum(exchanged, 0) ** 2, axis=1)[valid] / 2
+    best = np.argmax(gain, axis=1)
+    score = nats_score(gain[np.arange(len(people)), best])
+    out = []
+    for i in np.flatnonzero(score >= min_score):
+        explained[i] = True  # once exchanged, none of the person's bones is too long
+        a, b = (names[j] for j in pairs[best[i]])
+        longest = float(np.nanmax(fit.residual[i] - fit.center))
+        out.append(
+            people.finding(
+                i, f"{a}/{b}", "swap", score[i],
+                f"bones up to {np.exp(longest):.1f}x their usual length, all normal once {a} and {b} are "
+                "exchanged",
+                f"exchange {a} and {b}",
+            )
+        )  # fmt: skip
+    return out, explained
 
 
 def bone_findings(
-    people: People, schema: KeypointSchema, fit: SkeletonFit | None = None, min_score: float = MIN_SCORE
+    people: People,
+    schema: KeypointSchema,
+    fit: SkeletonFit | None = None,
+    min_score: float = MIN_SCORE,
+    skip: np.ndarray | None = None,
 ) -> list[Finding]:
-    """Bones far longer than usual for the person's size. Two long bones meeting at a joint become one
-    finding on that joint (it is probably misplaced); a single long bone names both ends."""
+    """Bones far longer than usual for the person's size (bones in ``skip`` (N, B) left out). Two long
+    bones meeting at a joint become one finding on that joint (it is probably misplaced); a single long
+    bone names both ends."""
     fit = fit or SkeletonFit.of(people, schema)
-    z = robust_z(fit.residual, MIN_LOG_SPREAD)
-    score = np.where(z > 0, tail_score(np.nan_to_num(z)), 0.0)
-    ratio = np.exp(fit.residual - nanmedian(fit.residual, axis=0))  # length / usual length at this size
+    z = fit.z
+    keep = True if skip is None else ~skip
+    score = np.where((z > 0) & keep, tail_score(np.nan_to_num(z)), 0.0)
+    ratio = np.exp(fit.residual - fit.center)  # length / usual length at this size
     names = schema.names
     out = []
     for i in np.flatnonzero((score >= min_score).any(axis=1)):
@@ -204,13 +268,13 @@ def bone_findings(
 def box_size_findings(people: People, fit: SkeletonFit, min_score: float = MIN_SCORE) -> list[Finding]:
     """Boxes much larger or smaller than the size the person's skeleton suggests."""
     box = 0.5 * np.log(np.maximum(people.boxes[:, 2] * people.boxes[:, 3], np.finfo(np.float64).tiny))
-    excess = box - fit.size  # NaN for people without a fitted size
-    z = robust_z(excess[:, None], MIN_LOG_SPREAD)[:, 0]
+    excess = (box - fit.size)[:, None]  # NaN for people without a fitted size
+    (typical,), (spread,) = robust_scale(excess, MIN_LOG_SPREAD)
+    z = (excess[:, 0] - typical) / spread
     score = tail_score(np.abs(np.nan_to_num(z)))
-    typical = np.nanmedian(excess) if np.isfinite(excess).any() else 0.0
     out = []
     for i in np.flatnonzero(score >= min_score):
-        factor = math.exp(excess[i] - typical)
+        factor = math.exp(excess[i, 0] - typical)
         size = f"{factor:.1f}x larger" if factor >= 1 else f"{1 / factor:.1f}x smaller"
         out.append(
             people.finding(

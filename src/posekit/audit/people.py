@@ -117,20 +117,21 @@ def nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
         return np.nanmedian(values, axis=axis)
 
 
-def robust_z(values: np.ndarray, min_spread: float, min_count: int = 5) -> np.ndarray:
-    """Column-wise robust z ``(x - median) / (1.4826 MAD)`` of (N, C) ``values``, NaN = missing.
+def robust_scale(values: np.ndarray, min_spread: float, min_count: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise median and robust standard deviation (1.4826 MAD) of (N, C) ``values``, NaN = missing.
 
     The spread is at least ``min_spread`` (exactly repeated values would otherwise make any difference
-    infinitely significant); columns with fewer than ``min_count`` values get NaN.
+    infinitely significant); columns with fewer than ``min_count`` values get NaN for both.
     """
     values = np.asarray(values, np.float64)
-    count = np.sum(~np.isnan(values), axis=0)
-    out = np.full(values.shape, np.nan)
-    ok = count >= min_count
-    if not ok.any():
-        return out
-    x = values[:, ok]
-    median = np.nanmedian(x, axis=0)
-    spread = np.maximum(MAD_TO_STD * np.nanmedian(np.abs(x - median), axis=0), min_spread)
-    out[:, ok] = (x - median) / spread
-    return out
+    enough = np.sum(~np.isnan(values), axis=0) >= min_count
+    x = np.where(enough, values, np.nan)
+    median = nanmedian(x, axis=0)
+    spread = np.maximum(MAD_TO_STD * nanmedian(np.abs(x - median), axis=0), min_spread)
+    return median, np.where(enough, spread, np.nan)
+
+
+def robust_z(values: np.ndarray, min_spread: float, min_count: int = 5) -> np.ndarray:
+    """Column-wise robust z ``(x - median) / spread`` of (N, C) ``values`` (see :func:`robust_scale`)."""
+    median, spread = robust_scale(values, min_spread, min_count)
+    return (np.asarray(values, np.float64) - median) / spread

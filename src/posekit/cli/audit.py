@@ -31,9 +31,9 @@ def audit_command(
     name: Annotated[str, typer.Option("--name", help="Run name (runs/audit/<name>, incremented).")] = "exp",
 ) -> None:
     """Find likely annotation errors without a model: points marked unlabelled but placed (or labelled
-    at 0,0), people labelled twice, bones far too long for the person, boxes that do not fit their
-    skeleton, points outside their box. Each finding has a score (-log10 of the chance that a correct
-    label looks this wrong), the evidence and a fix.
+    at 0,0), people labelled twice, left/right swaps that make limbs cross, bones far too long for the
+    person, boxes that do not fit their skeleton, points outside their box. Each finding has a score
+    (-log10 of the chance that a correct label looks this wrong), the evidence and a fix.
 
     Try: posekit audit sample
     """
@@ -57,6 +57,8 @@ def audit_command(
         where = f"annotation {f.annotation_id}, image {f.image_id}" + (f", {f.joint}" if f.joint else "")
         console.print(f"  [bold]{f.score:4.1f}[/] {f.kind:<11} {escape(where)}: {escape(f.evidence)}")
         console.print(f"       [dim]fix:[/] {escape(f.fix)}")
+    if not report.findings:
+        console.print(f"[bold green]No likely error[/] (no finding scores {min_score:g} or more).")
     console.print(
         f"{len(report.findings)} finding(s) written to {escape(str(csv_path))} (and .json); score = -log10 "
         "of the chance that a right label looks this wrong"
