@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import defaultdict
 
@@ -36,7 +35,8 @@ DATA_KINDS = ("visibility", "duplicate", "swap", "bone_length", "box_size", "out
 MIN_BONES = 4
 #: Median-polish sweeps (converged to < 1e-3 in log length after three on COCO-like skeletons).
 POLISH_SWEEPS = 5
-#: Smallest spread assumed for log lengths (5 %): synthetic or copied skeletons can have none.
+#: Smallest spread assumed for log lengths (10 %): body proportions and annotator noise make bones vary at
+#: least this much between people of one size (synthetic or copied skeletons can show none).
 MIN_LOG_SPREAD = 0.1
 #: A box drawn around the visible pixels may cut a labelled hand or an occluded joint: points within this
 #: fraction of the box's width (height) beyond its sides are not reported.
@@ -89,44 +89,50 @@ def duplicate_findings(people: People, schema: KeypointSchema, min_score: float 
     """Pairs of annotations in one image that label the same person (reported on the later one)."""
     sigmas = schema.sigmas_array
     placed, xy = people.placed, people.keypoints[..., :2]
-    by_image: dict[int, list[int]] = defaultdict(list)
-    for i, image_id in enumerate(people.image_ids.tolist()):
-        by_image[image_id].append(i)
+    i, j = _pairs_in_images(people.image_ids)
+    common = placed[i] & placed[j]  # (M, K)
+    s2 = (people.areas[i] + people.areas[j])[:, None] / 2
+    var = sigmas[None] ** 2 * s2  # per-coordinate variance between two annotators' labels
+    d2 = np.sum((xy[i] - xy[j]) ** 2, axis=-1)
+    region = _union_box_area(people.boxes[i], people.boxes[j])[:, None]
+    nats = np.sum(np.where(common, np.log(region / (2 * math.pi * var)) - d2 / (2 * var), 0.0), axis=1)
+    score = nats_score(nats)
     out = []
-    for rows in by_image.values():
-        for i, j in itertools.combinations(rows, 2):
-            common = placed[i] & placed[j]
-            if not common.any():
-                continue
-            s2 = (people.areas[i] + people.areas[j]) / 2
-            region = _union_box_area(people.boxes[i], people.boxes[j])
-            var = sigmas[common] ** 2 * s2  # per-coordinate variance between two annotators' labels
-            d2 = np.sum((xy[i, common] - xy[j, common]) ** 2, axis=-1)
-            nats = np.sum(np.log(region / (2 * math.pi * var)) - d2 / (2 * var))
-            score = float(nats_score(nats))
-            if score < min_score:
-                continue
-            first, later = sorted((i, j), key=lambda r: people.annotation_ids[r])
-            similarity = float(oks(xy[i], xy[j], s2, sigmas, visible=common))
-            other = int(people.annotation_ids[first])
-            out.append(
-                people.finding(
-                    later,
-                    "",
-                    "duplicate",
-                    score,
-                    f"same person as annotation {other}: OKS {similarity:.2f} over {int(common.sum())} "
-                    "joints labelled in both",
-                    f"delete annotation {int(people.annotation_ids[later])} or {other}",
-                )
+    for m in np.flatnonzero(score >= min_score):
+        early, later = sorted((i[m], j[m]), key=lambda row: people.annotation_ids[row])
+        similarity = float(oks(xy[i[m]], xy[j[m]], s2[m, 0], sigmas, visible=common[m]))
+        other = int(people.annotation_ids[early])
+        out.append(
+            people.finding(
+                later, "", "duplicate", score[m],
+                f"same person as annotation {other}: OKS {similarity:.2f} over {int(common[m].sum())} "
+                "joints labelled in both",
+                f"delete annotation {int(people.annotation_ids[later])} or {other}",
             )
+        )  # fmt: skip
     return out
 
 
-def _union_box_area(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-    return float((x1 - x0) * (y1 - y0))
+def _pairs_in_images(image_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (i, j), i < j in file order, of every two people in the same image."""
+    order = np.argsort(image_ids, kind="stable")
+    _, starts, counts = np.unique(image_ids[order], return_index=True, return_counts=True)
+    firsts, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    triangles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for start, count in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+        if count not in triangles:
+            triangles[count] = np.triu_indices(count, k=1)
+        a, b = triangles[count]
+        firsts.append(order[start + a])
+        seconds.append(order[start + b])
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _union_box_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area of the box enclosing both boxes, for (M, 4) xywh boxes ``a`` and ``b``."""
+    low = np.minimum(a[:, :2], b[:, :2])
+    high = np.maximum(a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:])
+    return np.prod(high - low, axis=1)
 
 
 # ---------------------------------------------------------------------------------------------- skeleton
@@ -147,26 +153,25 @@ class SkeletonFit:
         self.typical = typical  # (B,)
         self.residual = table - size[:, None] - typical[None]  # (N, B), NaN where not measured
         self.center, self.spread = robust_scale(self.residual, MIN_LOG_SPREAD)
-        self.z = self.z_of(log_length)
+        self.z = (log_length - self.size[:, None] - typical[None] - self.center) / self.spread
 
-    def z_of(self, log_length: np.ndarray) -> np.ndarray:
-        """Robust z of (N, B) log bone lengths of the same people (e.g. with points moved)."""
-        return (log_length - self.size[:, None] - self.typical[None] - self.center) / self.spread
-
-    @staticmethod
-    def log_lengths(people: People, bones: np.ndarray, xy: np.ndarray | None = None) -> np.ndarray:
-        """(N, B) log lengths of the bones whose both ends are placed (NaN elsewhere), from ``xy``
-        (default: the labels)."""
-        xy = people.keypoints[..., :2] if xy is None else xy
-        length = np.linalg.norm(xy[:, bones[:, 0]] - xy[:, bones[:, 1]], axis=-1)
-        measured = people.placed[:, bones[:, 0]] & people.placed[:, bones[:, 1]] & (length > 0)
-        with np.errstate(divide="ignore"):
-            return np.where(measured, np.log(length), np.nan)
+    def z_of(self, rows: np.ndarray, xy: np.ndarray, placed: np.ndarray) -> np.ndarray:
+        """Robust z of the bone lengths of people ``rows`` with their points at ``xy`` (R, K, 2)."""
+        log_length = log_lengths(xy, placed, self.bones)
+        return (log_length - self.size[rows, None] - self.typical[None] - self.center) / self.spread
 
     @classmethod
     def of(cls, people: People, schema: KeypointSchema) -> SkeletonFit:
         bones = np.asarray(schema.skeleton, dtype=np.int64).reshape(-1, 2)
-        return cls(bones, cls.log_lengths(people, bones))
+        return cls(bones, log_lengths(people.keypoints[..., :2], people.placed, bones))
+
+
+def log_lengths(xy: np.ndarray, placed: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """(N, B) log lengths of the bones (B, 2) whose ends are both placed (N, K); NaN elsewhere."""
+    length = np.linalg.norm(xy[:, bones[:, 0]] - xy[:, bones[:, 1]], axis=-1)
+    measured = placed[:, bones[:, 0]] & placed[:, bones[:, 1]] & (length > 0)
+    with np.errstate(divide="ignore"):
+        return np.where(measured, np.log(length), np.nan)
 
 
 def swap_findings(
@@ -177,30 +182,33 @@ def swap_findings(
     against as labelled, under the robust normal model of :class:`SkeletonFit`, counting only lengths
     beyond the usual (short is never evidence: foreshortening).
     A person labelled mirrored throughout has a consistent skeleton: only a model can tell."""
-    names, bones = schema.names, fit.bones
+    names = schema.names
     pairs = np.asarray(schema.flip_pairs, dtype=np.int64).reshape(-1, 2)
     explained = np.zeros(fit.z.shape, dtype=bool)
     if not len(pairs):
         return [], explained
-    labelled = np.maximum(np.nan_to_num(fit.z), 0) ** 2
-    gain = np.full((len(people), len(pairs)), -np.inf)  # nats, where the exchange leaves all bones normal
+    long = np.maximum(np.nan_to_num(fit.z), 0) ** 2
+    rows = np.flatnonzero(nats_score(long.sum(axis=1) / 2) >= min_score)  # the gain can reach the score
+    labelled, placed = long[rows], people.placed[rows]
+    gain = np.full((len(rows), len(pairs)), -np.inf)  # nats, where the exchange leaves all bones normal
     for p, (a, b) in enumerate(pairs):
-        xy = people.keypoints[..., :2].copy()
+        xy = people.keypoints[rows, :, :2].copy()
         xy[:, [a, b]] = xy[:, [b, a]]
-        exchanged = np.nan_to_num(fit.z_of(SkeletonFit.log_lengths(people, bones, xy)))
+        exchanged = np.nan_to_num(fit.z_of(rows, xy, placed))
         normal = (tail_score(exchanged) < min_score).all(axis=1)  # every bone, not only the pair's
-        valid = people.placed[:, a] & people.placed[:, b] & normal
+        valid = placed[:, a] & placed[:, b] & normal
         gain[valid, p] = np.sum(labelled - np.maximum(exchanged, 0) ** 2, axis=1)[valid] / 2
     best = np.argmax(gain, axis=1)
-    score = nats_score(gain[np.arange(len(people)), best])
+    score = nats_score(gain[np.arange(len(rows)), best])
     out = []
-    for i in np.flatnonzero(score >= min_score):
+    for r in np.flatnonzero(score >= min_score):
+        i = rows[r]
         explained[i] = True  # once exchanged, none of the person's bones is too long
-        a, b = (names[j] for j in pairs[best[i]])
+        a, b = (names[j] for j in pairs[best[r]])
         longest = float(np.nanmax(fit.residual[i] - fit.center))
         out.append(
             people.finding(
-                i, f"{a}/{b}", "swap", score[i],
+                i, f"{a}/{b}", "swap", score[r],
                 f"bones up to {np.exp(longest):.1f}x their usual length, all normal once {a} and {b} are "
                 "exchanged",
                 f"exchange {a} and {b}",
