@@ -24,6 +24,9 @@ MAD_TO_STD = 1.4826
 #: sigma by ``sigma^2 = E[d^2 / s^2]`` (d: a label's distance from the truth), so ``E[u^2] = 1/4`` and each
 #: of the two coordinates carries half: 1/8. A label cannot be expected to sit closer to anything.
 ANNOTATOR_VARIANCE = 1 / 8
+#: What is usual (a bone's length, a keypoint's confidence) is estimated from at least this many people;
+#: with fewer, a median and MAD are too unsteady to call anything far off, and the check stays silent.
+MIN_POPULATION = 20
 
 
 @dataclass
@@ -117,7 +120,9 @@ def nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
         return np.nanmedian(values, axis=axis)
 
 
-def robust_scale(values: np.ndarray, min_spread: float, min_count: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def robust_scale(
+    values: np.ndarray, min_spread: float, min_count: int = MIN_POPULATION
+) -> tuple[np.ndarray, np.ndarray]:
     """Column-wise median and robust standard deviation (1.4826 MAD) of (N, C) ``values``, NaN = missing.
 
     The spread is at least ``min_spread`` (exactly repeated values would otherwise make any difference
@@ -131,7 +136,7 @@ def robust_scale(values: np.ndarray, min_spread: float, min_count: int = 5) -> t
     return median, np.where(enough, spread, np.nan)
 
 
-def robust_z(values: np.ndarray, min_spread: float, min_count: int = 5) -> np.ndarray:
+def robust_z(values: np.ndarray, min_spread: float, min_count: int = MIN_POPULATION) -> np.ndarray:
     """Column-wise robust z ``(x - median) / spread`` of (N, C) ``values`` (see :func:`robust_scale`)."""
     median, spread = robust_scale(values, min_spread, min_count)
     return (np.asarray(values, np.float64) - median) / spread
