@@ -18,11 +18,13 @@ For two annotators ``sum_j |x_j - x̄|^2 = d_12^2 / 2``, so ``sigma^2 = mean(d_1
 distance between two noisy annotators has twice the variance of one annotator's distance from the truth,
 and dividing by 2 turns COCO's annotator-vs-truth definition into an annotator-vs-annotator estimator.
 ``s_p^2`` is the mean area of the person's annotations; ``m_p`` counts those labelling the point (v>0).
-``sigma^2`` is unbiased; its square root is low by a relative ``~1 / (4 dof)`` (Jensen), negligible with
-hundreds of people. ``robust=True`` uses medians instead, for files with gross mistakes (a swap adds
-as much as dozens of normal labels to the mean): under Gaussian noise ``2 sum_j |x_j - x̄|^2 / (sigma^2
-s^2)`` is chi-square with ``2 (m - 1)`` degrees of freedom, so each person's statistic divided by that
-distribution's median estimates ``sigma^2`` and their median is taken.
+``sigma^2`` is unbiased; its square root is low by a relative ``~1 / (8 dof)`` (Jensen, Gaussian noise;
+``dof = sum_p (m_p - 1)``, two coordinates each), negligible with hundreds of people.
+
+``robust=True`` uses medians instead, for files with gross mistakes (a swap adds as much as dozens of
+normal labels to the mean): under Gaussian noise ``2 sum_j |x_j - x̄|^2 / (sigma^2 s^2)`` is chi-square
+with ``2 (m - 1)`` degrees of freedom, so each person's statistic divided by that distribution's median
+estimates ``sigma^2`` and their median is taken.
 
 **Without repeats** :func:`sigmas_from_residuals` reads a model's residuals on validation as the
 disagreement of a second "annotator": ``E d^2 = (sigma_label^2 + sigma_model^2) s^2``, so it returns an
