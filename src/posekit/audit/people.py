@@ -59,20 +59,6 @@ class People:
         keep = ~g.iscrowd
         return cls(g.ids[keep], g.image_ids[keep], g.keypoints[keep], g.boxes[keep], g.areas[keep])
 
-    @classmethod
-    def from_annotations(cls, annotations: Sequence[Any]) -> People:
-        """The non-crowd people of loaded annotations (``posekit.data`` records: id, image_id, bbox,
-        keypoints, area, iscrowd); their unlabelled points have been cleared to (0, 0)."""
-        people = [a for a in annotations if not a.iscrowd]
-        k = people[0].keypoints.shape[0] if people else 0
-        return cls(
-            np.array([a.id for a in people], dtype=np.int64),
-            np.array([a.image_id for a in people], dtype=np.int64),
-            np.array([a.keypoints for a in people], dtype=np.float64).reshape(len(people), k, 3),
-            np.array([a.bbox for a in people], dtype=np.float64).reshape(len(people), 4),
-            np.array([a.area for a in people], dtype=np.float64),
-        )
-
     def finding(self, i: int, joint: str, kind: str, score: float, evidence: str, fix: str) -> Finding:
         """A finding about person ``i``."""
         return Finding(
