@@ -8,10 +8,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from posekit.cli.audit import audit_command
 from posekit.cli.check import check_command
 from posekit.cli.convert import convert_command
 from posekit.cli.export import export_command
 from posekit.cli.predict import predict_command
+from posekit.cli.sigmas import sigmas_command
 from posekit.cli.train import train_command
 from posekit.cli.val import val_command
 from posekit.errors import PosekitError
@@ -29,6 +31,8 @@ app.command("val")(val_command)
 app.command("predict")(predict_command)
 app.command("export")(export_command)
 app.command("convert")(convert_command)
+app.command("audit")(audit_command)
+app.command("sigmas")(sigmas_command)
 
 
 def main() -> None:

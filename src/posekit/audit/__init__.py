@@ -1,0 +1,29 @@
+"""Label QA for COCO keypoint data: likely annotation errors (``posekit audit``) and OKS sigmas estimated
+from repeated annotations (``posekit sigmas``).
+
+Layer: imports posekit.data, posekit.metrics, posekit.io and posekit.errors only (no engine, inference
+or CLI), so a model run can feed :func:`~posekit.audit.model_checks.model_findings` from above.
+"""
+
+from posekit.audit.api import AuditReport, audit
+from posekit.audit.data_checks import data_findings
+from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, write_findings
+from posekit.audit.inject import InjectedError, inject_errors, score_findings
+from posekit.audit.model_checks import ModelOutput, model_findings
+from posekit.audit.people import People
+
+__all__ = [
+    "MIN_SCORE",
+    "SCORE_MAX",
+    "AuditReport",
+    "Finding",
+    "InjectedError",
+    "ModelOutput",
+    "People",
+    "audit",
+    "data_findings",
+    "inject_errors",
+    "model_findings",
+    "score_findings",
+    "write_findings",
+]

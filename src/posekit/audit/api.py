@@ -1,0 +1,79 @@
+"""``posekit audit`` as a function: load (and so validate) the splits of a data set and run the checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from posekit.audit.data_checks import DATA_KINDS, data_findings
+from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
+from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
+from posekit.audit.people import People
+from posekit.data.config import resolve_data
+from posekit.data.schema import KeypointSchema
+from posekit.errors import ConfigError
+
+SPLITS = ("train", "val", "all")
+
+
+@dataclass
+class AuditReport:
+    """Findings (highest score first), the people audited per split, the schema and the kinds checked."""
+
+    findings: list[Finding]
+    people: dict[str, int]
+    schema: KeypointSchema
+    kinds: tuple[str, ...]
+
+
+def audit(
+    data: str | Path = "sample",
+    split: str = "all",
+    images: str | Path | None = None,
+    min_score: float = MIN_SCORE,
+    predict: Callable[[Any, People], ModelOutput] | None = None,
+) -> AuditReport:
+    """Audit ``data`` ('sample', a COCO keypoint .json or a data .yaml).
+
+    ``split``: ``train``, ``val`` or ``all`` (every split the data names; a file serving as both is
+    audited once, its findings labelled ``train+val``). The data is loaded and validated as for training
+    (a defect raises :class:`~posekit.errors.DataError`); the labels are then read as written, since
+    loading clears the coordinates of unlabelled points, which the visibility check reports.
+
+    ``predict(dataset, people)``: a model's :class:`ModelOutput` for ``people`` (one row each, made with
+    their own boxes) of the loaded ``dataset``; when given, the model-based checks run too.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+    config = resolve_data(data, images=images)
+    if config.wholebody:
+        raise ConfigError(
+            f"{config.source}: posekit audit checks the body keypoints only; set `wholebody: false`"
+        )
+    wanted = [s for s in ("train", "val") if getattr(config, s) is not None] if split == "all" else [split]
+    by_file: dict[Path, list[str]] = {}
+    for name in wanted:
+        spec = getattr(config, name)
+        by_file.setdefault(spec.json_path if spec is not None else Path(name), []).append(name)
+    findings: list[Finding] = []
+    people: dict[str, int] = {}
+    schema = None
+    for names in by_file.values():
+        label = "+".join(names)
+        dataset = config.load_split(names[0])
+        schema = dataset.schema
+        written = json.loads(dataset.json_path.read_bytes())
+        table = People.from_coco(written, schema.num_keypoints, (a.id for a in dataset.annotations))
+        people[label] = len(table)
+        found = data_findings(table, schema, min_score)
+        if predict is not None:
+            found += model_findings(table, schema, predict(dataset, table), min_score)
+        findings += [dataclasses.replace(f, split=label) for f in found]
+    if schema is None:
+        raise ConfigError(f"{config.source}: names no split to audit")
+    kinds = DATA_KINDS if predict is None else tuple(dict.fromkeys((*DATA_KINDS, *MODEL_KINDS)))
+    return AuditReport(sort_findings(findings), people, schema, kinds)

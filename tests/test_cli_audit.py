@@ -1,0 +1,97 @@
+"""``posekit audit`` and ``posekit sigmas`` through the real CLI entry point; their help examples run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+
+import pytest
+
+from posekit.data.schema import get_preset
+
+
+def _example(run_cli, verb: str) -> list[str]:
+    """The 'Try:' command of ``posekit VERB --help``, split into arguments."""
+    code, output = run_cli(verb, "--help")
+    assert code == 0
+    line = next(line.strip(" │") for line in output.splitlines() if "Try: posekit" in line)
+    words = shlex.split(line.split("Try:", 1)[1])
+    assert words[:2] == ["posekit", verb]
+    return words[1:]
+
+
+@pytest.fixture
+def in_tmp(sample_data, tmp_path, monkeypatch):
+    """Work in tmp_path with 'sample' standing for the small fixture sample."""
+    monkeypatch.setattr("posekit.data.config.sample_data_path", lambda: sample_data)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_audit_example_runs_as_printed(in_tmp, run_cli) -> None:
+    code, output = run_cli(*_example(run_cli, "audit"))
+    assert code == 0, output
+    assert "people (train)" in output and "people (val)" in output and "bone_length" in output
+    rows = list(csv.DictReader((in_tmp / "runs/audit/exp/findings.csv").open()))
+    assert json.loads((in_tmp / "runs/audit/exp/findings.json").read_text()) == [
+        {
+            **r,
+            "annotation_id": int(r["annotation_id"]),
+            "image_id": int(r["image_id"]),
+            "score": float(r["score"]),
+        }
+        for r in rows
+    ]
+
+
+def test_audit_finds_what_was_broken(in_tmp, sample_data, run_cli) -> None:
+    coco = json.loads((sample_data.parent / "val.json").read_text())
+    first = coco["annotations"][0]
+    first["keypoints"][2] = 0  # nose: v=0 but placed
+    first["num_keypoints"] -= 1
+    (in_tmp / "val.json").write_text(json.dumps(coco))
+    images = sample_data.parent / "images" / "val"
+    code, output = run_cli("audit", in_tmp / "val.json", "--images", images, "--name", "x")
+    assert code == 0, output
+    assert "1 finding(s)" in output and "train+val" in output
+    (row,) = csv.DictReader((in_tmp / "runs/audit/x/findings.csv").open())
+    assert (row["annotation_id"], row["joint"], row["kind"], row["score"]) == (
+        str(first["id"]),
+        "nose",
+        "visibility",
+        "12.0",
+    )
+    code, output = run_cli("audit", in_tmp / "val.json", "--split", "test")
+    assert code == 1 and "unknown split 'test'" in output
+
+
+def test_sigmas_example_runs_as_printed(in_tmp, run_cli) -> None:
+    code, output = run_cli(*_example(run_cli, "sigmas"))
+    assert code == 0, output
+    written = json.loads((in_tmp / "runs/sigmas/exp/schema.json").read_text())
+    assert written["names"] == get_preset("coco17").names and len(written["sigmas"]) == 17
+    assert written["name"].startswith("coco17 (sigmas from 3 annotations of")
+    assert "posekit val --sigmas runs/sigmas/exp/schema.json" in output
+
+
+def test_sigmas_from_two_files_and_from_predictions(in_tmp, sample_data, run_cli) -> None:
+    from posekit.audit.sigmas import simulate_repeats
+
+    coco = json.loads((sample_data.parent / "train.json").read_text())
+    a, b = simulate_repeats(coco, get_preset("coco17").sigmas, copies=2, seed=0)
+    (in_tmp / "a.json").write_text(json.dumps(a))
+    (in_tmp / "b.json").write_text(json.dumps(b))  # no images beside them: not needed
+    code, output = run_cli("sigmas", "a.json", "b.json", "--out", "s.json")
+    assert code == 0, output
+    assert "sigmas from 2 annotations" in json.loads((in_tmp / "s.json").read_text())["name"]
+    results = [
+        {"image_id": x["image_id"], "category_id": 1, "keypoints": x["keypoints"], "score": 1.0}
+        for x in b["annotations"]
+    ]
+    (in_tmp / "results.json").write_text(json.dumps(results))
+    code, output = run_cli("sigmas", "a.json", "--predictions", "results.json", "--out", "r.json")
+    assert code == 0, output
+    assert "Approximation" in output and "APPROXIMATE" in json.loads((in_tmp / "r.json").read_text())["name"]
+    code, output = run_cli("sigmas", "a.json")
+    assert code == 1 and "two or more annotation files" in output
