@@ -399,13 +399,23 @@ def test_cli_subprocess_has_no_traceback(make_data: Callable[..., Path]) -> None
     assert "visibility of keypoint 'left_eye' is 7" in " ".join(proc.stdout.split())
 
 
-def test_usage_errors_exit_2(tmp_path: Path, make_data: Callable[..., Path]) -> None:
-    assert runner.invoke(app, ["check", str(tmp_path / "nope.json")]).exit_code == 2
+def test_wrong_data_arguments_are_reported_by_the_validator(
+    tmp_path: Path, make_data: Callable[..., Path]
+) -> None:
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["check", *args])
+        return result.exit_code, " ".join(result.output.split())
+
+    code, output = run(str(tmp_path / "nope.json"))
+    assert code == 1 and "nope.json' not found" in output
     (tmp_path / "data.txt").write_text("x")
-    assert runner.invoke(app, ["check", str(tmp_path / "data.txt")]).exit_code == 2
-    assert runner.invoke(app, ["check", str(make_data()), "--show", "-1"]).exit_code == 2
-    assert runner.invoke(app, ["check", str(make_data()), "--images", str(tmp_path / "none")]).exit_code == 2
-    assert runner.invoke(app, ["check", "sample", "--images", str(tmp_path)]).exit_code == 2
+    code, output = run(str(tmp_path / "data.txt"))
+    assert code == 1 and "neither a .json nor a .yaml" in output
+    code, output = run(str(make_data()), "--images", str(tmp_path / "none"))
+    assert code == 1 and "is not a folder" in output
+    code, output = run("sample", "--images", str(tmp_path))
+    assert code == 1 and "--images applies to a .json only" in output
+    assert runner.invoke(app, ["check", str(make_data()), "--show", "-1"]).exit_code == 2  # typer: a bad flag
 
 
 def test_json_report(make_data: Callable[..., Path]) -> None:

@@ -1,25 +1,43 @@
-"""README's two opening commands stay true: CI runs the test command exactly as README writes it."""
+"""README's opening commands stay true: the main job is the sample training whose recipe README states,
+and CI runs the test command exactly as README writes it."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
+from posekit.data.synthetic import generate_sample
+from posekit.settings import build_config
+
 REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
 
 
 def _readme_commands() -> list[str]:
-    lines = (REPO / "README.md").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip().startswith("pip install torch==2.13.0")]
+    return [
+        line.strip() for line in README.splitlines() if line.strip().startswith("pip install torch==2.13.0")
+    ]
 
 
-def test_readme_opens_with_main_job_and_test_commands() -> None:
-    commands = _readme_commands()
-    assert len(commands) >= 2, "README must start with the install+train and install+test commands"
-    main_job, tests = commands[:2]
-    assert main_job.endswith("posekit train")
-    assert '".[dev]"' in tests and tests.endswith("pytest -q")
+def test_the_main_job_is_the_sample_training_readme_describes() -> None:
+    main_job = _readme_commands()[0]
+    assert main_job.endswith("&& posekit train"), "README's first command installs and runs `posekit train`"
+    cfg = build_config()  # what `posekit train` with no flags trains
+    text = README[README.index(main_job) :][:600]
+    epochs, height, width = map(int, re.search(r"for (\d+) epochs at (\d+)x(\d+)", text).groups())
+    assert (epochs, height, width) == (cfg.epochs, *cfg.input_size)
+    model = re.search(r"trains (ViTPose-\w+)", text).group(1)
+    assert cfg.model == "vitpose-" + model.split("-")[1].lower()
+    defaults = inspect.signature(generate_sample).parameters
+    train_images, val_images = map(
+        int, re.search(r"(\d+) training images.*?(\d+) validation", text, re.S).groups()
+    )
+    assert (train_images, val_images) == (defaults["num_train"].default, defaults["num_val"].default)
 
 
 def test_ci_runs_readme_test_command() -> None:
+    tests = _readme_commands()[1]
+    assert '".[dev]"' in tests and tests.endswith("pytest -q")
     ci = (REPO / ".ci" / "run").read_text().splitlines()
-    assert _readme_commands()[1] in [line.strip() for line in ci]
+    assert tests in [line.strip() for line in ci]

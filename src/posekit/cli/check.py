@@ -1,6 +1,7 @@
 """``posekit check DATA``: validate a keypoint data set, print a summary and every defect.
 
-Exit status: 0 no errors (warnings allowed), 1 errors in the data, 2 usage errors.
+Exit status: 0 no errors (warnings allowed), 1 errors in the data (a missing or unreadable DATA
+included: the one validator, :func:`posekit.data.check.check`, reports it), 2 a malformed command line.
 """
 
 from __future__ import annotations
@@ -42,20 +43,6 @@ def check_command(
     name: Annotated[str, typer.Option(help="Run name (for --show): PROJECT/check/NAME.")] = "exp",
 ) -> None:
     """Validate a keypoint data set: summary, every defect (file, id, field, fix) and advice."""
-    if data != "sample":
-        path = Path(data)
-        if not path.exists():
-            raise typer.BadParameter(
-                f"{data} not found; pass 'sample', a COCO keypoint .json or a data .yaml", param_hint="DATA"
-            )
-        if path.is_file() and path.suffix.lower() not in (".json", ".yaml", ".yml"):
-            raise typer.BadParameter(f"{data} is neither a .json nor a .yaml", param_hint="DATA")
-    if images is not None and not images.is_dir():
-        raise typer.BadParameter(f"{images} is not a folder", param_hint="--images")
-    if images is not None and Path(data).suffix.lower() != ".json":
-        raise typer.BadParameter(
-            "applies to a .json only; a data YAML names `images:` per split", param_hint="--images"
-        )
     report = check(data, images=images, wholebody=wholebody)
     console = Console(soft_wrap=True, highlight=False)
     if json_out:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.image_root import find_image_root, image_root_candidates
+from posekit.data.json_file import read_json
 from posekit.data.records import ImageInfo, Issue, KeypointAnnotations, PersonAnnotation, format_issues
 from posekit.data.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, DataError
@@ -55,7 +57,6 @@ _STANDARD_FIELDS = {
 _IMAGE_FIELDS = {"id", "file_name", "width", "height"}
 #: COCO-WholeBody parts in the order of the 133-keypoint layout (after the 17 body keypoints).
 WHOLEBODY_PARTS = (("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21), ("righthand_kpts", 21))
-_ROOT_SAMPLE = 50
 _FIX_IMAGES = (
     "check file_name, or pass --images DIR (data YAML: `images:`), the folder that file_name is relative to"
 )
@@ -668,50 +669,6 @@ class _Parser:
             return None
         kps[~labelled] = 0.0
         return kps
-
-
-def read_json(path: Path) -> tuple[Any, tuple[str, str] | None]:
-    """``(data, None)``, or ``(None, (problem, fix))`` when ``path`` cannot be read as JSON."""
-    if not path.is_file():
-        return None, (
-            "file not found" if not path.exists() else "is not a file",
-            "check the path of the file",
-        )
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read()), None
-    except json.JSONDecodeError as e:
-        return None, (
-            f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-            "repair the file (an editor or `python -m json.tool FILE` shows the spot)",
-        )
-    except UnicodeDecodeError as e:
-        return None, (f"not UTF-8 text ({e.reason} at byte {e.start})", "save the JSON as UTF-8")
-    except OSError as e:
-        return None, (f"cannot be read: {e.strerror or e}", "check the file's permissions")
-
-
-def image_root_candidates(json_path: Path) -> list[Path]:
-    """The folders a COCO file's ``file_name`` entries may be relative to, in order (see the module doc)."""
-    d = json_path.parent
-    candidates = [d, d / "images", d.parent, d.parent / "images"]
-    if "_" in json_path.stem:  # person_keypoints_val2017.json -> val2017/
-        split = json_path.stem.rsplit("_", 1)[1]
-        candidates += [d.parent / split, d.parent / "images" / split]
-    return candidates + [d.parent.parent]
-
-
-def find_image_root(candidates: list[Path], names: list[str]) -> Path:
-    """The first of ``candidates`` holding the most of the first 50 image ``names`` (the first when none)."""
-    sample = names[:_ROOT_SAMPLE]
-    best, best_hits = candidates[0], 0
-    for c in candidates:
-        hits = sum((c / n).is_file() for n in sample)
-        if hits > best_hits:
-            best, best_hits = c, hits
-        if hits == len(sample):
-            break
-    return best
 
 
 def _outside(kps: np.ndarray, box: Any) -> np.ndarray:

@@ -122,6 +122,8 @@ def resolve_data(
     if not path.exists():
         raise ConfigError(f"data {str(spec)!r} not found; {_USAGE}")
     suffix = path.suffix.lower()
+    if images is not None and not Path(images).is_dir():
+        raise ConfigError(f"--images {str(images)!r} is not a folder; pass the folder the file_names are in")
     if suffix == ".json":
         split = SplitConfig(json=path, images=Path(images) if images is not None else None)
         return DataConfig(train=split, val=split, wholebody=wholebody, source=path)

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from posekit.data.coco import find_image_root, image_root_candidates, read_json
 from posekit.data.formats.common import (
     CocoConversion,
     CocoSplit,
@@ -42,6 +41,8 @@ from posekit.data.formats.common import (
     coco_category,
     coco_person,
 )
+from posekit.data.image_root import find_image_root, image_root_candidates
+from posekit.data.json_file import read_json
 from posekit.errors import ConfigError
 
 _FMT = "CVAT"

@@ -33,7 +33,6 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import numpy as np
 
-from posekit.data.coco import find_image_root, read_json
 from posekit.data.formats.common import (
     CocoConversion,
     CocoSplit,
@@ -44,6 +43,8 @@ from posekit.data.formats.common import (
     coco_person,
     image_size,
 )
+from posekit.data.image_root import find_image_root
+from posekit.data.json_file import read_json
 from posekit.data.schema import PRESETS, get_preset
 from posekit.errors import ConfigError
 

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from posekit.data.coco import read_json
 from posekit.data.formats.coco import write_coco
 from posekit.data.formats.common import (
     CocoConversion,
@@ -50,6 +49,7 @@ from posekit.data.formats.common import (
     image_sizes,
     place_image,
 )
+from posekit.data.json_file import read_json
 from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import KeypointSchema, get_preset, infer_flip_pairs
 from posekit.errors import ConfigError, DataError
