@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from posekit.data.check import CheckReport, check
+from posekit.data.config import BUILTIN_DATA
 from posekit.errors import PosekitError
 
 _MAX_SHOWN_ISSUES = 50
@@ -42,7 +43,7 @@ def check_command(
     name: Annotated[str, typer.Option(help="Run name (for --show): PROJECT/check/NAME.")] = "exp",
 ) -> None:
     """Validate a keypoint data set: summary, every defect (file, id, field, fix) and advice."""
-    if data != "sample":
+    if data not in BUILTIN_DATA:
         path = Path(data)
         if not path.exists():
             raise typer.BadParameter(

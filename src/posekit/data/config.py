@@ -1,4 +1,5 @@
-"""Where the data is: ``"sample"``, one COCO keypoint .json, or an Ultralytics-like data YAML.
+"""Where the data is: ``"sample"`` or ``"sample-video"`` (built in), one COCO keypoint .json, or an
+Ultralytics-like data YAML.
 
 A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
 
@@ -23,9 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from posekit.data.coco import KeypointDataset, load_coco
 from posekit.data.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
 from posekit.data.synthetic import sample_data_path
+from posekit.data.synthetic_video import sample_video_path
 from posekit.errors import ConfigError
 
-_USAGE = "pass 'sample', a COCO keypoint .json or a data .yaml"
+#: Names of the built-in samples (generated once and cached).
+BUILTIN_DATA = ("sample", "sample-video")
+_USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
 
 
 class SplitConfig(BaseModel):
@@ -106,14 +110,16 @@ class DataConfig(BaseModel):
 def resolve_data(
     spec: str | Path | DataConfig, images: str | Path | None = None, wholebody: bool = False
 ) -> DataConfig:
-    """Turn ``"sample"``, a COCO .json (used for train and val) or a data .yaml into a :class:`DataConfig`.
+    """Turn ``"sample"``/``"sample-video"``, a COCO .json (used for train and val) or a data .yaml into a
+    :class:`DataConfig`.
 
     ``images`` (the image folder) applies to a .json only; a YAML names its own. A folder holding a
     ``data.yaml`` stands for that file.
     """
     if isinstance(spec, DataConfig):
         return spec
-    path = sample_data_path() if str(spec) == "sample" else Path(spec)
+    builtin = {"sample": sample_data_path, "sample-video": sample_video_path}.get(str(spec))
+    path = builtin() if builtin is not None else Path(spec)
     if path.is_dir() and (path / "data.yaml").is_file():
         path = path / "data.yaml"
     if not path.exists():
