@@ -101,7 +101,7 @@ def evaluate_video(
     ``track_id``. Returns ``MOTA``, ``MOTP``, ``precision``, ``recall``, ``id_switches``, ``IDF1``,
     ``IDP``, ``IDR``, ``jitter`` (px/frame^2), ``jitter_count`` (triples averaged), ``per_joint``
     (name -> the same per joint plus ``misses``, ``false_positives``, ``gt_joints``, ``matches``),
-    ``num_videos`` and ``num_frames`` (frames of the MOT evaluation). Raises
+    ``num_videos``, ``num_frames`` (frames of the MOT evaluation) and ``threshold``. Raises
     :class:`~posekit.errors.DataError` for ground truth and :class:`~posekit.errors.PosekitError` for
     results that cannot be evaluated.
     """
