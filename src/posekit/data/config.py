@@ -1,6 +1,6 @@
-"""Where the data is: ``"sample"``, one COCO keypoint .json, an Ultralytics-like data YAML, or an
-Ultralytics YOLO pose data YAML (it has ``kpt_shape``), converted once to COCO in posekit's cache folder
-(see :mod:`posekit.data.formats.yolo`) and then used as any COCO data.
+"""Where the data is: ``"sample"`` or ``"sample-video"`` (built in), one COCO keypoint .json, an
+Ultralytics-like data YAML, or an Ultralytics YOLO pose data YAML (it has ``kpt_shape``), converted once
+to COCO in posekit's cache folder (see :mod:`posekit.data.formats.yolo`) and then used as any COCO data.
 
 A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
 
@@ -26,9 +26,12 @@ from posekit.data.coco import load_coco
 from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
 from posekit.data.synthetic import sample_data_path
+from posekit.data.synthetic_video import sample_video_path
 from posekit.errors import ConfigError
 
-_USAGE = "pass 'sample', a COCO keypoint .json or a data .yaml"
+_USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
+#: The built-in samples (generated once and cached) by name.
+_BUILTIN = {"sample": sample_data_path, "sample-video": sample_video_path}
 
 
 class SplitConfig(BaseModel):
@@ -109,14 +112,16 @@ class DataConfig(BaseModel):
 def resolve_data(
     spec: str | Path | DataConfig, images: str | Path | None = None, wholebody: bool = False
 ) -> DataConfig:
-    """Turn ``"sample"``, a COCO .json (used for train and val) or a data .yaml into a :class:`DataConfig`.
+    """Turn ``"sample"``/``"sample-video"``, a COCO .json (used for train and val) or a data .yaml into a
+    :class:`DataConfig`.
 
     ``images`` (the image folder) applies to a .json only; a YAML names its own. A folder holding a
     ``data.yaml`` stands for that file.
     """
     if isinstance(spec, DataConfig):
         return spec
-    path = sample_data_path() if str(spec) == "sample" else Path(spec)
+    builtin = _BUILTIN.get(str(spec))
+    path = builtin() if builtin is not None else Path(spec)
     if path.is_dir() and (path / "data.yaml").is_file():
         path = path / "data.yaml"
     if not path.exists():
