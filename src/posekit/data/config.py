@@ -30,8 +30,6 @@ from posekit.data.synthetic_video import sample_video_path
 from posekit.errors import ConfigError
 
 _USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
-#: The built-in samples (generated once and cached) by name.
-_BUILTIN = {"sample": sample_data_path, "sample-video": sample_video_path}
 
 
 class SplitConfig(BaseModel):
@@ -120,7 +118,8 @@ def resolve_data(
     """
     if isinstance(spec, DataConfig):
         return spec
-    builtin = _BUILTIN.get(str(spec))
+    # the built-in samples, generated once and cached
+    builtin = {"sample": sample_data_path, "sample-video": sample_video_path}.get(str(spec))
     path = builtin() if builtin is not None else Path(spec)
     if path.is_dir() and (path / "data.yaml").is_file():
         path = path / "data.yaml"
