@@ -43,7 +43,7 @@ class TopPeople:
 
 
 def crops_per_second(runner, batch: int, seconds: float) -> float:
-    x = np.random.default_rng(0).standard_normal((batch, 3, *runner.input_size)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((batch, 3, *runner.processor.input_size)).astype(np.float32)
     runner(x)  # warm-up
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or count < 2:
