@@ -15,7 +15,6 @@ from posekit.data.augment import (
     random_augment_params,
 )
 from posekit.data.geometry import (
-    box_to_center_scale,
     compose,
     fix_aspect_ratio,
     hflip_matrix,
@@ -44,16 +43,37 @@ def mmpose_udp_warp_matrix(center, scale, rot, output_size_wh):
     return m
 
 
-def test_box_to_center_scale_pads_and_expands_the_short_side():
-    center, scale = box_to_center_scale(np.array([10.0, 20.0, 30.0, 100.0]), 0.75, padding=1.25)
-    np.testing.assert_allclose(center, [25.0, 70.0])
-    np.testing.assert_allclose(scale, [125 * 0.75, 125.0])  # too narrow: width expanded
-    _, wide = box_to_center_scale(np.array([0.0, 0.0, 200.0, 100.0]), 0.75, padding=1.0)
-    np.testing.assert_allclose(wide, [200.0, 200 / 0.75])  # too wide: height expanded
-    centers, scales = box_to_center_scale(np.array([[10.0, 20.0, 30.0, 100.0], [0, 0, 200, 100]]), 0.75)
+def test_box_centre_and_scale_pad_and_expand_the_short_side():
+    processor = TopDownProcessor(input_size=INPUT)  # 3:4
+    center, scale = processor.box_center_scale(np.array([10.0, 20.0, 30.0, 100.0]))
+    np.testing.assert_allclose(center, [[25.0, 70.0]])
+    np.testing.assert_allclose(scale, [[37.5, 125.0]])  # padded by 1.25, aspect not fixed yet
+    np.testing.assert_allclose(processor.input_scale(scale), [[125 * 0.75, 125.0]])  # too narrow: widened
+    wide = TopDownProcessor(input_size=INPUT, padding=1.0)
+    _, scale = wide.box_center_scale(np.array([0.0, 0.0, 200.0, 100.0]))
+    np.testing.assert_allclose(wide.input_scale(scale), [[200.0, 200 / 0.75]])  # too wide: taller
+    centers, scales = processor.box_center_scale(np.array([[10.0, 20.0, 30.0, 100.0], [0, 0, 200, 100]]))
     assert centers.shape == scales.shape == (2, 2)
-    np.testing.assert_allclose(scales[:, 0] / scales[:, 1], 0.75)
+    np.testing.assert_allclose(
+        processor.input_scale(scales)[:, 0] / processor.input_scale(scales)[:, 1], 0.75
+    )
     np.testing.assert_allclose(fix_aspect_ratio(np.array([75.0, 100.0]), 0.75), [75.0, 100.0])
+
+
+def test_ground_truth_boxes_are_clipped_to_the_image_as_mmpose_loads_them():
+    """mmpose's COCO loader: x1 = clip(x, 0, w - 1), x2 = clip(x + bw, 0, w - 1) (same for y), float32."""
+    processor = TopDownProcessor(input_size=INPUT, padding=1.0)
+    boxes = np.array([[-10.5, 5.25, 120.0, 400.0], [30.0, 40.0, 50.0, 60.0], [600.3, -3.0, 100.0, 50.0]])
+    sizes = np.array([[300, 640]] * 3)  # height, width
+    centers, scales = processor.box_center_scale(boxes, sizes)
+    x1, y1, x2, y2 = (
+        np.float32(v)
+        for v in ([0.0, 30.0, 600.3], [5.25, 40.0, 0.0], [109.5, 80.0, 639.0], [299.0, 100.0, 47.0])
+    )
+    np.testing.assert_allclose(centers, np.stack([(x1 + x2) / 2, (y1 + y2) / 2], 1), atol=1e-5)
+    np.testing.assert_allclose(scales, np.stack([x2 - x1, y2 - y1], 1), atol=1e-5)
+    unclipped_centers, _ = processor.box_center_scale(boxes)  # detections are not clipped
+    np.testing.assert_allclose(unclipped_centers[0], [49.5, 205.25])
 
 
 @pytest.mark.parametrize("rotation", [0.0, 17.0, -63.5])

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import posekit
-from posekit.data.geometry import box_to_center_scale
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.predictor import parse_conf
 from posekit.inference.video import VideoReader, VideoWriter
@@ -89,7 +88,8 @@ def test_real_coco_images_with_a_detections_file(predictor, shared_data, tmp_pat
         np.testing.assert_array_equal(r.visible, r.keypoint_scores >= 0.3)
         assert (r.track_ids == -1).all()
         # keypoints lie in the padded crop of their box (1.25 x, expanded to the 3:4 aspect ratio)
-        centre, scale = box_to_center_scale(r.boxes, 48 / 64, 1.25)
+        centre, scale = predictor.processor.box_center_scale(r.boxes)
+        scale = predictor.processor.input_scale(scale)
         margin = (
             scale[:, None] * (0.5 + 1 / 11) + 1e-6
         )  # DARK may step one heatmap pixel (1/11) past the edge

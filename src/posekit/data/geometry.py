@@ -1,4 +1,4 @@
-"""Top-down geometry: box -> centre/scale and the unbiased (UDP) affine warp.
+"""Top-down geometry: aspect-ratio fixing and the unbiased (UDP) affine warp.
 
 The warp follows UDP (Huang et al., "The Devil is in the Details", CVPR 2020): a box of size
 ``scale`` centred on ``center`` maps onto pixel *centres* 0 .. size-1 of the output, so the
@@ -20,19 +20,6 @@ def fix_aspect_ratio(scale: np.ndarray, aspect_ratio_wh: float) -> np.ndarray:
     wider = w > h * aspect_ratio_wh
     new_w = np.where(wider, w, h * aspect_ratio_wh)
     return np.stack([new_w, np.where(wider, w / aspect_ratio_wh, h)], axis=-1)
-
-
-def box_to_center_scale(
-    bbox_xywh: np.ndarray, aspect_ratio_wh: float, padding: float = 1.25
-) -> tuple[np.ndarray, np.ndarray]:
-    """COCO boxes (4,) or (N, 4) xywh -> ``center`` (x, y) and ``scale`` (w, h) in pixels.
-
-    ``scale`` is the box times ``padding`` with its short side expanded to the model's aspect ratio
-    (``input_w / input_h``), the mmpose 1.x convention (no division by 200).
-    """
-    box = np.asarray(bbox_xywh, dtype=np.float64)
-    center = box[..., :2] + 0.5 * box[..., 2:4]
-    return center, fix_aspect_ratio(box[..., 2:4] * padding, aspect_ratio_wh)
 
 
 # ---------------------------------------------------------------------- affine warp
