@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from posekit.audit.findings import MIN_SCORE, count_by_kind, write_findings
+from posekit.report.html import write_html_report
 from posekit.runs import new_run_dir
 
 
@@ -42,6 +43,12 @@ def audit_command(
     report = audit(data, split=split, images=images, min_score=min_score)
     folder = new_run_dir(project, "audit", name)
     csv_path, _ = write_findings(folder, report.findings)
+    write_html_report(
+        folder,
+        f"posekit audit: {data}",
+        findings=report.findings,
+        facts={"data": str(data), **{f"people ({s})": n for s, n in report.people.items()}},
+    )
     console = Console(soft_wrap=True, highlight=False)
     people = ", ".join(f"{n} people ({split_name})" for split_name, n in report.people.items())
     counts = count_by_kind(report.findings)

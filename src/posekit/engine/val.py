@@ -1,5 +1,6 @@
 """``posekit val``: a model or a COCO keypoint results file on a data split, printed and written to a run
-folder (metrics.json, per_keypoint.csv/png, pr_curve.png, predictions.json, worst_people.jpg)."""
+folder (metrics.json with the error breakdown, per_keypoint.csv/png, pr_curve.png, predictions.json,
+worst_people.jpg, report.html)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from posekit.device import resolve_device
 from posekit.engine.evaluator import evaluate_model
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json
+from posekit.metrics.error_types import error_breakdown
 from posekit.metrics.evaluate import evaluate_predictions
 from posekit.report.console import print_report
 from posekit.report.files import write_report
+from posekit.report.html import write_html_report
 from posekit.report.worst_people import save_worst_people
 from posekit.runs import new_run_dir
 from posekit.settings import ValConfig, build_settings
@@ -45,6 +48,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
 
     resolve_device(cfg.device)  # a wrong device fails before anything slow
     dataset = resolve_data(cfg.data).load_split(cfg.split)
+    gt = dataset.to_coco_dict()
     override = parse_sigmas(cfg.sigmas, dataset.schema)
     detections = model = None
     if cfg.predictions is not None:
@@ -53,7 +57,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         )
         box_source = f"predictions file {cfg.predictions}"
         report = evaluate_predictions(
-            dataset.to_coco_dict(),
+            gt,
             results,
             dataset.schema,
             sigmas=override,
@@ -88,17 +92,26 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
 
     run_dir = new_run_dir(cfg.project, "val", cfg.name)
     report.metrics["run"] = _run_info(cfg, dataset, model, detections)
+    errors = error_breakdown(gt, results, dataset.schema, override)
+    report.metrics["errors"] = errors.to_dict()
     write_report(report, run_dir)
     atomic_write_json(run_dir / "predictions.json", results, indent=None)
     console = Console()
+    worst = None
     if cfg.worst > 0:
         try:
-            save_worst_people(dataset, report, results, run_dir / "worst_people.jpg", cfg.conf, cfg.worst)
+            worst = save_worst_people(
+                dataset, report, results, run_dir / "worst_people.jpg", cfg.conf, cfg.worst
+            )
         except PosekitError as error:  # a missing image must not cost the user the metrics
             console.print(f"[yellow]warning:[/] worst_people.jpg not written: {error}")
+    page = write_html_report(
+        run_dir, f"posekit val: {run_dir}", evaluation=report, errors=errors, worst_people=worst
+    )
     if cfg.verbose:
         print_report(report, console)
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
+        console.print(f"Report: {page}", highlight=False, soft_wrap=True)
     return {**report.metrics, "save_dir": str(run_dir)}
 
 

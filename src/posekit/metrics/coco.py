@@ -9,7 +9,7 @@ curves the report plots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,6 +279,39 @@ def coco_objects(
     return coco_gt, coco_gt.loadRes(prepared)
 
 
+def accumulated_cocoeval(
+    coco_gt: COCO,
+    coco_dt: COCO,
+    sigmas: np.ndarray,
+    evaluator: type[COCOeval_faster] = COCOeval_faster,
+    *,
+    oks_thresholds: Sequence[float] | None = None,
+    area_ranges: Mapping[str, Sequence[float]] | None = None,
+    **options: Any,
+) -> COCOeval_faster:
+    """A keypoint COCOeval with the given OKS sigmas, evaluated and accumulated (not summarised).
+
+    ``oks_thresholds`` replace COCO's 0.50:0.95 and ``area_ranges`` (label -> [min, max] area) COCO's
+    all/medium/large; ``evaluator`` may be a subclass taking extra keyword ``options``.
+    """
+    run = evaluator(
+        coco_gt,
+        coco_dt,
+        iouType="keypoints",
+        kpt_oks_sigmas=sigmas.tolist(),
+        print_function=_quiet,
+        **options,
+    )
+    if oks_thresholds is not None:
+        run.params.iouThrs = np.asarray(oks_thresholds, dtype=np.float64)
+    if area_ranges is not None:
+        run.params.areaRng = [list(r) for r in area_ranges.values()]
+        run.params.areaRngLbl = list(area_ranges)
+    run.evaluate()
+    run.accumulate()
+    return run
+
+
 def run_cocoeval(
     coco_gt: COCO,
     coco_dt: COCO,
@@ -290,18 +323,56 @@ def run_cocoeval(
 
     ``evaluator`` may be a subclass taking extra keyword ``options``.
     """
-    run = evaluator(
-        coco_gt,
-        coco_dt,
-        iouType="keypoints",
-        kpt_oks_sigmas=sigmas.tolist(),
-        print_function=_quiet,
-        **options,
-    )
-    run.evaluate()
-    run.accumulate()
+    run = accumulated_cocoeval(coco_gt, coco_dt, sigmas, evaluator, **options)
     run.summarize()
     return run
+
+
+class CachedOksEval(COCOeval_faster):
+    """COCOeval that computes each image's OKS matrix once for several runs on the same ``COCO``
+    objects (``cache``: a dict shared by the runs), for runs that differ only in area ranges or in
+    which people are ignored: neither changes the OKS."""
+
+    def __init__(self, *args: Any, cache: dict, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache = cache
+
+    def computeOks(self, imgId: int, catId: int) -> np.ndarray | list:  # noqa: N802 (COCOeval's name)
+        if (imgId, catId) not in self.cache:
+            self.cache[imgId, catId] = super().computeOks(imgId, catId)
+        return self.cache[imgId, catId]
+
+
+def average_precision(run: COCOeval_faster, area_index: int = 0) -> float:
+    """AP over the run's OKS thresholds for one of its area ranges, as COCO's ``summarize`` averages it
+    (mean interpolated precision where defined, most detections); -1 where nothing is defined."""
+    precision = np.asarray(run.eval["precision"])[:, :, :, area_index, -1]
+    defined = precision[precision > -1]
+    return float(defined.mean()) if defined.size else -1.0
+
+
+def coco_matches(
+    gt: dict[str, Any], results: Sequence[dict[str, Any]], sigmas: np.ndarray, oks_threshold: float
+) -> np.ndarray:
+    """(D,) for each result, the row (file order) of the ground-truth annotation that COCO's own matching
+    pairs it with at one OKS threshold (score order, 20 per image, area range 'all'), -1 where none.
+    A result can be paired with an ignored annotation (crowd, no labelled keypoint) as in COCO."""
+    matched = np.full(len(results), -1, dtype=np.int64)
+    if not len(results):
+        return matched
+    arrays = result_arrays(gt, results, len(sigmas))
+    run = accumulated_cocoeval(
+        *coco_objects(gt, results, arrays),
+        sigmas,
+        oks_thresholds=[oks_threshold],
+        area_ranges={"all": (0.0, 1e5**2)},  # one range: the library lists the matches of every range
+        extra_calc=True,
+    )
+    rows = {int(a["id"]): i for i, a in enumerate(gt.get("annotations") or [])}
+    for pair in run.eval["matched"]:
+        dt_id, gt_id = pair.split("_", 1)
+        matched[int(dt_id) - 1] = rows[int(gt_id)]  # loadRes numbers the results 1..D in order
+    return matched
 
 
 def evaluate_coco_keypoints(

@@ -20,7 +20,7 @@ def print_report(report: EvaluationReport, console: Console | None = None, max_k
     )
     for name in COCO_STAT_NAMES:
         coco.add_column(name, justify="right")
-    coco.add_row(*(_pct(mt["coco"][name]) for name in COCO_STAT_NAMES))
+    coco.add_row(*(format_percent(mt["coco"][name]) for name in COCO_STAT_NAMES))
     console.print(coco)
     for note in mt["coco_notes"]:
         console.print(f"[yellow]note:[/] {note}")
@@ -30,20 +30,28 @@ def print_report(report: EvaluationReport, console: Console | None = None, max_k
     loc.add_column("value", justify="right")
     loc.add_column("normalised by")
     for t in mt["pck"]["thresholds"]:
-        loc.add_row(f"PCK@{t:g}", _pct(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"])
+        loc.add_row(f"PCK@{t:g}", format_percent(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"])
     if mt["pckh"].get("value") is not None:
-        loc.add_row(f"PCKh@{mt['pckh']['threshold']:g}", _pct(mt["pckh"]["value"]), mt["pckh"]["normaliser"])
-    loc.add_row("AUC", _pct(mt["auc"]["value"]), mt["auc"]["normaliser"])
-    loc.add_row("EPE", _num(mt["epe"]["value"], " px"), "-")
-    loc.add_row("NME", _num(mt["nme"]["value"]), mt["nme"]["normaliser"])
-    loc.add_row("mean OKS", _num(mt["mean_oks"]), "missed people count 0")
+        loc.add_row(
+            f"PCKh@{mt['pckh']['threshold']:g}", format_percent(mt["pckh"]["value"]), mt["pckh"]["normaliser"]
+        )
+    loc.add_row("AUC", format_percent(mt["auc"]["value"]), mt["auc"]["normaliser"])
+    loc.add_row("EPE", format_number(mt["epe"]["value"], " px"), "-")
+    loc.add_row("NME", format_number(mt["nme"]["value"]), mt["nme"]["normaliser"])
+    loc.add_row("mean OKS", format_number(mt["mean_oks"]), "missed people count 0")
     console.print(loc)
 
     kp = Table(title="Per keypoint, weakest first")
     for col in ("keypoint", "AP", "PCK@0.1", "OKS term", "labelled"):
         kp.add_column(col, justify="left" if col == "keypoint" else "right")
     for row in report.keypoints[:max_keypoints]:
-        kp.add_row(row.name, _pct(row.ap), _pct(row.pck), _num(row.oks_term), str(row.labelled))
+        kp.add_row(
+            row.name,
+            format_percent(row.ap),
+            format_percent(row.pck),
+            format_number(row.oks_term),
+            str(row.labelled),
+        )
     console.print(kp)
     if len(report.keypoints) > max_keypoints:
         console.print(f"... {len(report.keypoints) - max_keypoints} more keypoints in per_keypoint.csv")
@@ -56,7 +64,8 @@ def print_report(report: EvaluationReport, console: Console | None = None, max_k
     console.print(f"Confidence threshold {mt['confidence']['threshold']:g}: {CONFIDENCE_NOTE}")
 
 
-def _pct(value: float | None) -> str:
+def format_percent(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; "-" where undefined (None, NaN or COCO's -1)."""
     return (
         "-"
         if value is None or (isinstance(value, float) and math.isnan(value)) or value < 0
@@ -64,5 +73,6 @@ def _pct(value: float | None) -> str:
     )
 
 
-def _num(value: float | None, unit: str = "") -> str:
+def format_number(value: float | None, unit: str = "") -> str:
+    """Four significant digits and the unit; "-" where undefined."""
     return "-" if value is None or math.isnan(value) else f"{value:.4g}{unit}"
