@@ -30,15 +30,13 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from posekit.data.codec import DecodeMode, UDPHeatmapCodec, flip_heatmaps, input_to_image
+from posekit.data.codec import DEFAULT_DECODE, DecodeMode, UDPHeatmapCodec, flip_heatmaps, input_to_image
 from posekit.data.geometry import compose, fix_aspect_ratio, hflip_matrix, udp_warp_matrix, warp_image
 from posekit.errors import ModelError
 
 #: ImageNet statistics on the 0-1 scale, as transformers stores them (``image_mean``/``image_std``).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: The decoder used unless a model says otherwise (chosen by AP in ``benchmarks/fidelity.py``).
-DEFAULT_DECODE: DecodeMode = "posekit"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
