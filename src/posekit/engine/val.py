@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from posekit.data.records import KeypointAnnotations
 from posekit.data.results import Detections, load_detections, load_results
@@ -44,7 +45,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     from posekit.data.config import resolve_data
 
     resolve_device(cfg.device)  # a wrong device fails before anything slow
-    dataset = resolve_data(cfg.data).load_split(cfg.split)
+    # scoring a results file needs only the annotations (pycocotools reads no image)
+    dataset = resolve_data(cfg.data).load_split(cfg.split, require_images=cfg.predictions is None)
     override = parse_sigmas(cfg.sigmas, dataset.schema)
     detections = model = None
     if cfg.predictions is not None:
@@ -95,7 +97,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         try:
             save_worst_people(dataset, report, results, run_dir / "worst_people.jpg", cfg.conf, cfg.worst)
         except PosekitError as error:  # a missing image must not cost the user the metrics
-            console.print(f"[yellow]warning:[/] worst_people.jpg not written: {error}")
+            console.print(f"worst_people.jpg skipped (it draws the images): {escape(str(error))}")
     if cfg.verbose:
         print_report(report, console)
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
