@@ -11,6 +11,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from posekit.data.check import check
@@ -226,3 +228,78 @@ def test_run_folder_that_cannot_be_created_is_one_message(tmp_path) -> None:
         (tmp_path / "locked").mkdir(mode=0o500)
         with pytest.raises(PosekitError, match="Permission denied"):
             new_run_dir(tmp_path / "locked", "val", "exp")
+
+
+# -------------------------------------------------------------------------------------- labelling exports
+def _label_studio_task(tmp_path: Path) -> dict:
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((80, 100, 3), np.uint8))
+    size = {"original_width": 100, "original_height": 80, "image_rotation": 0}
+    box = {
+        "id": "b",
+        "type": "rectanglelabels",
+        **size,
+        "value": {"x": 10, "y": 10, "width": 50, "height": 80, "rotation": 0, "rectanglelabels": ["person"]},
+    }
+    point = {"id": "p", "parentID": "b", "type": "keypointlabels", **size,
+             "value": {"x": 20, "y": 20, "keypointlabels": ["nose"]}}  # fmt: skip
+    return {
+        "id": 1,
+        "data": {"image": "/data/upload/1/a.jpg"},
+        "annotations": [{"id": 1, "result": [box, point]}],
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t["annotations"][0]["result"][0]["value"].__setitem__("rotation", "abc"),
+        lambda t: t["annotations"][0]["result"][1].__setitem__("parentID", ["b"]),
+        lambda t: t["annotations"][0]["result"][0].__setitem__("id", {"b": 1}),
+        lambda t: t.__setitem__("annotations", 5),
+        lambda t: [r.__setitem__("original_width", float("inf")) for r in t["annotations"][0]["result"]],
+    ],
+    ids=["rotation-text", "parent-list", "id-object", "annotations-number", "width-infinite"],
+)
+def test_label_studio_records_of_the_wrong_type_are_skipped_or_named(tmp_path, change) -> None:
+    from posekit.data.formats import convert
+
+    task = _label_studio_task(tmp_path)
+    change(task)
+    src = _write(tmp_path / "export.json", [task])
+    try:  # before: ValueError / TypeError / OverflowError tracebacks
+        convert(src, tmp_path / "out", "label-studio", "coco")
+    except PosekitError as error:  # refused, naming the export
+        assert str(src) in str(error)
+    else:  # or converted, the bad region or task left out
+        assert (tmp_path / "out" / "data.yaml").is_file()
+
+
+def _cvat_export(tmp_path: Path) -> dict:
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((80, 100, 3), np.uint8))
+    person = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 60], "iscrowd": 0,
+              "keypoints": [20, 20, 2, 30, 30, 2, 0, 0, 0], "num_keypoints": 2}  # fmt: skip
+    return {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b", "c"], "skeleton": [[1, 2]]}],
+        "annotations": [person],
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["categories"].append({"id": [2], "keypoints": ["a"]}),
+        lambda c: c["annotations"].append({"id": 2, "category_id": {"id": 1}}),
+        lambda c: c["categories"][0].__setitem__("skeleton", 5),
+        lambda c: c["categories"].append({"id": "1", "keypoints": ["a", "b", "c"]}),
+    ],
+    ids=["category-id-list", "category-id-object", "skeleton-number", "category-id-text"],
+)
+def test_cvat_records_of_the_wrong_type_are_skipped_or_named(tmp_path, change) -> None:
+    from posekit.data.formats import convert
+
+    export = _cvat_export(tmp_path)
+    change(export)
+    src = _write(tmp_path / "person_keypoints_default.json", export)
+    convert(src, tmp_path / "out", "cvat", "coco")  # before: TypeError (unhashable or unsortable ids)
+    assert resolve_data(tmp_path / "out" / "data.yaml").load_split("train").annotations[0].id == 1
