@@ -113,6 +113,8 @@ def _no_space_message(path: Path, scratch: Path | None = None) -> Iterator[None]
     :class:`PosekitError` with the path, the space needed and the space free; other errors pass."""
     try:
         yield
+    except PosekitError:
+        raise  # already said (by a write nested in this one)
     except Exception as error:
         if not _disk_full(error, scratch or path.parent):
             raise

@@ -135,8 +135,8 @@ class _Parser:
         json_path: Path,
         images: str | Path | None,
         wholebody: bool,
-        require_images: bool = True,
-        outside_images: bool = False,
+        require_images: bool,
+        outside_images: bool,
     ) -> None:
         self.path = json_path
         self.file = str(json_path)
