@@ -318,3 +318,14 @@ def test_hostile_yaml_is_one_message_for_config_and_data(tmp_path, run_cli, text
 def test_a_seed_beyond_64_bits_is_refused(run_cli, tmp_path) -> None:
     code, output = run_cli("train", "--seed", "9" * 30, "--project", tmp_path)
     assert code == 1 and "--seed: invalid value" in output
+
+
+def test_detector_folder_with_hostile_json_is_one_message(tmp_path) -> None:
+    from posekit.models.detector import PersonDetector
+
+    for name in ("config.json", "preprocessor_config.json"):
+        (tmp_path / name).write_text(DEEP)
+    with pytest.raises(
+        ModelError, match=f"cannot load the person detector '{tmp_path}' \\(maximum recursion"
+    ):
+        PersonDetector(tmp_path)

@@ -39,7 +39,7 @@ class PersonDetector:
             # The PIL backend needs no torchvision (not installable beside the CPU torch wheel).
             self.processor = AutoImageProcessor.from_pretrained(source, backend="pil")
             self.model = AutoModelForObjectDetection.from_pretrained(source).to(self.device).eval()
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:  # (transformers reads the JSON files here)
             raise ModelError(
                 f"cannot load the person detector {self.name!r} ({str(error).splitlines()[0]}). Pass "
                 "--detector with a local directory with a transformers object-detection model (config.json, "
