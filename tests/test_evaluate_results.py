@@ -73,7 +73,7 @@ def test_unreadable_detection_files(tmp_path: Path) -> None:
     with pytest.raises(PosekitError, match="does not exist"):
         load_detections(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("[{")
-    with pytest.raises(PosekitError, match="not valid JSON"):
+    with pytest.raises(PosekitError, match="malformed JSON at line 1"):
         load_detections(tmp_path / "bad.json")
     with pytest.raises(PosekitError, match="expected a JSON list of detections"):
         load_detections(_write(tmp_path / "dict.json", {"annotations": []}))

@@ -252,7 +252,7 @@ def test_official_checkpoint_reports_unknown_and_missing_keys(tmp_path) -> None:
 
 def test_checkpoint_with_pickled_objects_is_refused(tmp_path) -> None:
     torch.save({"state_dict": {}, "meta": {"obj": object()}}, tmp_path / "unsafe.pth")
-    with pytest.raises(ModelError, match="does not unpickle"):
+    with pytest.raises(ModelError, match="refused for safety"):
         load_model(tmp_path / "unsafe.pth")
 
 

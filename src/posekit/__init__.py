@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads (GNU libgomp in the torch CPU wheel; LLVM libomp on macOS) spin ~3 ms at every barrier
+# before they sleep. With another CPU-heavy process on the same cores that spinning takes the time its
+# threads need, and a tiny training went from 17 s to 7 min. Passive waiting costs little alone and lets
+# two jobs share a machine at about half speed each (benchmarks/shared_machine.py). The runtimes read it
+# once, when torch loads them: so here, before any posekit module imports torch. A setting of the user's
+# wins (and torch imported before posekit keeps its own).
+if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"} & set(os.environ):
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class PosekitError(Exception):
     """A mistake the user can fix. The CLI prints ``str(error)`` and exits with status 1."""
@@ -21,3 +23,26 @@ class ConfigError(PosekitError):
 
 class ModelError(PosekitError):
     """A model or its weights cannot be built or loaded."""
+
+
+def check_number(name: str, value: float, low: float | None = None, high: float | None = None) -> float:
+    """``value`` as a float when it is a finite number in ``[low, high]``; else one :class:`ConfigError`
+    naming the option (NaN fails every comparison, so range checks alone would let it through)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if (
+        not math.isfinite(number)
+        or (low is not None and number < low)
+        or (high is not None and number > high)
+    ):
+        limits = [f"{sign} {bound:g}" for sign, bound in ((">=", low), ("<=", high)) if bound is not None]
+        expected = f"in [{low:g}, {high:g}]" if len(limits) == 2 else "".join(limits)
+        raise ConfigError(f"{name}: {value!r} is not allowed; expected a finite number {expected}".rstrip())
+    return number
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a message saying what was kept and how to go on (e.g. ``posekit train --resume RUN``).
+    A :class:`KeyboardInterrupt`, so Python code and notebooks see an interrupt as usual."""

@@ -5,6 +5,7 @@ Also posekit's cache folder (:func:`posekit_home`) and folders built once in it 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -25,17 +26,19 @@ def atomic_path(path: str | Path, sync_all: bool = False) -> Iterator[Path]:
     (for folders of thousands of files, where one fsync each costs minutes), one ``os.sync()`` flushes all.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _no_space_message(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     target = tmp / path.name
     try:
-        yield target
-        if sync_all:
-            os.sync()
-        elif target.is_dir():
-            _fsync_tree(target)
-        elif target.exists():
-            _fsync(target)
+        with _no_space_message(path, tmp):
+            yield target
+            if sync_all:
+                os.sync()
+            elif target.is_dir():
+                _fsync_tree(target)
+            elif target.exists():
+                _fsync(target)
         if path.is_dir() and not path.is_symlink():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -85,10 +88,12 @@ def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, w
     if (final / complete).is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    with _no_space_message(final):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-        build(tmp)
+        with _no_space_message(final, tmp):
+            build(tmp)
         try:
             os.rename(tmp, final)
         except OSError as error:
@@ -100,6 +105,69 @@ def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, w
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+@contextmanager
+def _no_space_message(path: Path, scratch: Path | None = None) -> Iterator[None]:
+    """Turn a write of ``path`` (into the temporary folder ``scratch``) that ran out of disk space into one
+    :class:`PosekitError` with the path, the space needed and the space free; other errors pass."""
+    try:
+        yield
+    except PosekitError:
+        raise  # already said (by a write nested in this one)
+    except Exception as error:
+        if not _disk_full(error, scratch or path.parent):
+            raise
+        # at least what was written before the disk filled, or the size of the copy being replaced
+        needed = max(_size(scratch) if scratch else 0, _size(path))
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)  # the free space reported includes it
+        free = _free_bytes(path.parent)
+        need = f"{_mb(needed)} or more" if needed > free else "more than that"
+        kept = f"; the existing {path.name} is unchanged" if path.exists() else ""
+        raise PosekitError(
+            f"cannot write {path}: no space left on the disk ({_mb(free)} free in {path.parent}; it needs "
+            f"{need}){kept}. Free some space, or choose a folder on another disk"
+        ) from None
+
+
+#: A failed write with less than this free on the disk is taken for a full disk (torch.save reports a short
+#: write only as "unexpected pos ...", without the OS error).
+_NEARLY_FULL = 4 * 2**20
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NO_SPACE_TEXT = ("No space left on device", "os error 28", "Disk quota exceeded", "os error 122")
+
+
+def _disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether ``error``, raised writing into ``folder``, means that the disk (or the quota) is full:
+    an OSError ENOSPC/EDQUOT, a library's message quoting it (safetensors), or hardly any space left."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
+            return True
+        if any(text in str(seen) for text in _NO_SPACE_TEXT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return _free_bytes(folder) < _NEARLY_FULL
+
+
+def _free_bytes(folder: Path) -> int:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 2**62  # unknown: not taken for a full disk
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
 
 
 def _json_default(obj: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from posekit.data.yaml_file import load_yaml
 from posekit.errors import ConfigError
 from posekit.inference.smoothing import OneEuroParams, SavgolParams
 
@@ -83,7 +84,7 @@ class TrainConfig(BaseModel):
     )
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 disables)")
     workers: int | None = Field(None, ge=0, description="data loader processes (default: from CPU count)")
-    seed: int = Field(0, ge=0, description="seed of data order, augmentation and initialisation")
+    seed: int = Field(0, ge=0, lt=2**63, description="seed of data order, augmentation and initialisation")
     device: Literal["cpu", "cuda", "auto"] = Field("auto", description="where to train")
     freeze_backbone_epochs: int = Field(0, ge=0, description="train only the head for the first N epochs")
     drop_path: float | None = Field(None, ge=0, lt=1, description="stochastic depth rate (default: preset's)")
@@ -248,12 +249,7 @@ def build_settings(
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"--config: {path} does not exist; give the path of a YAML file of settings")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--config: {path} is not valid YAML ({error}); fix the file") from None
+    data = load_yaml(path, "--config: ")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -15,7 +15,7 @@ from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
 from posekit.data.config import resolve_data
 from posekit.data.schema import KeypointSchema
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, check_number
 
 SPLITS = ("train", "val", "all")
 
@@ -49,6 +49,7 @@ def audit(
     """
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+    check_number("--min-score", min_score, 0)
     config = resolve_data(data, images=images)
     if config.wholebody:
         raise ConfigError(

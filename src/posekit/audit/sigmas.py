@@ -52,7 +52,7 @@ from posekit.data.coco import parse_coco
 from posekit.data.config import resolve_data
 from posekit.data.records import format_issues
 from posekit.data.schema import KeypointSchema
-from posekit.errors import DataError, PosekitError
+from posekit.errors import DataError, PosekitError, check_number
 from posekit.metrics.matching import match_people
 from posekit.metrics.oks import coco_oks
 
@@ -93,6 +93,7 @@ def match_repeats(
     Hungarian assignment on OKS >= ``min_oks``). Returns keypoints (P, M, K, 3) and areas (P, M), NaN
     where a file has no match. People the first file lacks are not used."""
     k = schema.num_keypoints
+    check_number("--min-oks", min_oks, 0, 1)
     if len(cocos) < 2:
         raise PosekitError(f"repeated annotations need at least two files, got {len(cocos)}")
     tables = [_by_file_name(coco, k) for coco in cocos]

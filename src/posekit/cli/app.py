@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -25,18 +28,39 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("check")(check_command)
-app.command("train")(train_command)
-app.command("val")(val_command)
-app.command("predict")(predict_command)
-app.command("export")(export_command)
-app.command("convert")(convert_command)
-app.command("audit")(audit_command)
-app.command("sigmas")(sigmas_command)
+
+
+class _Stopped(Exception):
+    """Ctrl-C inside a command, carried past typer (which turns a KeyboardInterrupt into a silent exit)."""
+
+
+def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as interrupt:  # posekit.errors.Interrupted says how to go on
+            raise _Stopped(str(interrupt)) from None
+
+    return run
+
+
+for _name, _command in {
+    "check": check_command,
+    "train": train_command,
+    "val": val_command,
+    "predict": predict_command,
+    "export": export_command,
+    "convert": convert_command,
+    "audit": audit_command,
+    "sigmas": sigmas_command,
+}.items():
+    app.command(_name)(_interruptible(_command))
 
 
 def main() -> None:
-    """Run the CLI; a :class:`PosekitError` is printed as one message and exits with status 1."""
+    """Run the CLI; a :class:`PosekitError` is printed as one message and exits with status 1, Ctrl-C
+    prints "Interrupted" (and how to resume, for training) and exits with status 130."""
     try:
         app()
     except PosekitError as error:
@@ -44,8 +68,10 @@ def main() -> None:
         message = f"[bold red]Error:[/] {escape(str(error))}"
         Console(stderr=True).print(message, highlight=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("Interrupted.")
+    except (_Stopped, KeyboardInterrupt) as interrupt:
+        Console(stderr=True).print(
+            f"Interrupted. {escape(str(interrupt))}".strip(), highlight=False, soft_wrap=True
+        )
         sys.exit(130)
 
 

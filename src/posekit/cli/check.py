@@ -123,10 +123,10 @@ def _write_crops(
     data: str, images: Path | None, wholebody: bool, count: int, project: str, name: str
 ) -> tuple[Path, int]:
     """Write ``count`` augmented training crops (train split) with their target keypoints drawn."""
-    import cv2
-
     from posekit.data.config import resolve_data
     from posekit.data.dataset import TopDownDataset
+    from posekit.data.figures import encode_jpeg
+    from posekit.io import atomic_write_bytes
     from posekit.runs import new_run_dir
     from posekit.viz.draw import draw_pose
 
@@ -144,5 +144,5 @@ def _write_crops(
             crop["image"], keypoints[:, :2], (keypoints[:, 2] > 0).astype(float), dataset.schema, conf=0.5
         )
         out = folder / f"crop_{n:03d}_image{crop['image_id']}_ann{crop['annotation_id']}.jpg"
-        cv2.imwrite(str(out), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+        atomic_write_bytes(out, encode_jpeg(drawn))
     return folder, len(picks)

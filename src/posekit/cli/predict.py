@@ -7,7 +7,6 @@ that model's default.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,7 +117,9 @@ def predict_command(
 
 
 def _print_jitter(console: Console, path: Path) -> None:
-    report = json.loads(path.read_text())
+    from posekit.data.json_file import load_json
+
+    report = load_json(path)
     table = Table(title="Jitter: mean frame-to-frame displacement (px), tracked joints", title_justify="left")
     table.add_column("keypoint")
     for mode in ("raw", "online", "offline"):

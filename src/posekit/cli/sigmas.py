@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,6 +53,7 @@ def sigmas_command(
     Try: posekit sigmas sample
     """
     from posekit.audit import sigmas as estimate
+    from posekit.data.results import load_results
     from posekit.io import atomic_write_json
     from posekit.runs import new_run_dir
 
@@ -69,10 +69,10 @@ def sigmas_command(
     if predictions is not None:
         if len(cocos) != 1:
             raise ConfigError("--predictions goes with exactly one annotation file (the one predicted)")
-        try:
-            results = json.loads(predictions.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"--predictions {predictions}: cannot be read as JSON ({error})") from None
+        coco = cocos[0]
+        results = load_results(
+            predictions, schema.num_keypoints, [i["id"] for i in coco["images"]], coco["categories"][0]["id"]
+        )
         found = estimate.residual_sigmas(cocos[0], results, schema)
     elif len(cocos) < 2:
         raise ConfigError(

@@ -28,7 +28,7 @@ class AugmentConfig(BaseModel):
     Colour jitter factors are drawn uniformly in ``[1 - x, 1 + x]`` (hue: shift of ``+-hue`` turns).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     flip_prob: float = Field(0.5, ge=0, le=1)
     half_body_prob: float = Field(0.3, ge=0, le=1)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from posekit.data.coco import parse_coco
+from posekit.data.coco import parse_coco, training_issues
 from posekit.data.config import DataConfig, resolve_data
 from posekit.data.records import Issue, KeypointAnnotations, format_issues
 from posekit.errors import ConfigError, DataError
@@ -95,7 +95,11 @@ def check(
     for json_path, image_root, splits in _files(config):
         try:
             dataset, found = parse_coco(
-                json_path, images=image_root, schema=config.schema_overrides(), wholebody=config.wholebody
+                json_path,
+                image_root,
+                config.schema_overrides(),
+                config.wholebody,
+                outside_images=config.outside_images,
             )
         except ConfigError as error:  # a schema override that does not fit this file
             where = str(config.source or json_path)
@@ -105,6 +109,8 @@ def check(
         issues += found
         if dataset is None:
             continue
+        if "train" in splits:
+            issues += training_issues(dataset)
         if check_images:
             issues += check_image_files(dataset)
         stats = statistics(dataset)

@@ -22,6 +22,7 @@ part visibilities, which COCO-WholeBody stores as scores in (0, 1], count as lab
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -67,18 +68,46 @@ def load_coco(
     images: str | Path | None = None,
     schema: KeypointSchema | Mapping[str, Any] | None = None,
     wholebody: bool = False,
+    require_images: bool = True,
+    outside_images: bool = False,
 ) -> KeypointAnnotations:
     """Load a COCO keypoint file; raise :class:`DataError` listing every error found.
 
     ``images``: the folder ``file_name`` is relative to (default: found next to the JSON, see the module
     doc). ``schema``: a :class:`KeypointSchema` replacing the file's, or a dict of fields overriding it
     (``{"sigmas": [...]}``). ``wholebody``: read COCO-WholeBody's 133 keypoints instead of the body 17.
-    Image files are checked for existence only; ``posekit check`` also reads their headers.
+    Image files are checked to be files (not missing, a folder, a broken link or a link loop); ``posekit
+    check`` also reads their headers. ``require_images=False`` skips the image files (scoring a results
+    file needs only the annotations). A ``file_name`` that leaves the image folder (absolute, or through
+    ``..``) is an error unless ``outside_images`` (a data YAML's ``outside_images: true``) allows it.
     """
-    dataset, issues = parse_coco(json_path, images=images, schema=schema, wholebody=wholebody)
+    dataset, issues = parse_coco(
+        json_path, images, schema, wholebody, require_images=require_images, outside_images=outside_images
+    )
     if dataset is None or any(i.severity == "error" for i in issues):
         raise DataError(format_issues(issues), issues)
     return dataset
+
+
+def training_issues(dataset: KeypointAnnotations) -> list[Issue]:
+    """What makes a loaded file unusable as a training split: no person to learn from (a non-crowd
+    person with at least one labelled keypoint, the people :class:`~posekit.data.dataset.TopDownDataset`
+    trains on). ``posekit check`` reports it for a train split; ``DataConfig.load_split("train")`` refuses."""
+    if any(not a.iscrowd and np.any(a.keypoints[:, 2] > 0) for a in dataset.annotations):
+        return []
+    crowd = sum(a.iscrowd for a in dataset.annotations)
+    return [
+        Issue(
+            "error",
+            str(dataset.json_path),
+            None,
+            None,
+            "annotations",
+            f"no person with labelled keypoints to train on ({len(dataset.annotations)} annotation(s), "
+            f"{crowd} of them crowd regions; people need at least one keypoint with v=1 or v=2)",
+            "label the people's keypoints, or point the train split at the right file",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -87,23 +116,34 @@ def parse_coco(
     images: str | Path | None = None,
     schema: KeypointSchema | Mapping[str, Any] | None = None,
     wholebody: bool = False,
+    require_images: bool = True,
+    outside_images: bool = False,
 ) -> tuple[KeypointAnnotations | None, list[Issue]]:
-    """Read and check a COCO keypoint file without raising for bad data.
+    """Read and check a COCO keypoint file without raising for bad data (arguments as :func:`load_coco`).
 
     Returns the data set built from its valid records (``None`` when the file cannot be read at all)
     and every issue found. ``schema`` errors (a bad override) raise :class:`ConfigError`.
     """
-    parser = _Parser(Path(json_path), images, wholebody)
+    parser = _Parser(Path(json_path), images, wholebody, require_images, outside_images)
     dataset = parser.run(schema)
     return dataset, parser.issues
 
 
 class _Parser:
-    def __init__(self, json_path: Path, images: str | Path | None, wholebody: bool) -> None:
+    def __init__(
+        self,
+        json_path: Path,
+        images: str | Path | None,
+        wholebody: bool,
+        require_images: bool,
+        outside_images: bool,
+    ) -> None:
         self.path = json_path
         self.file = str(json_path)
         self.images_arg = Path(images) if images is not None else None
         self.wholebody = wholebody
+        self.require_images = require_images
+        self.outside_images = outside_images
         self.issues: list[Issue] = []
 
     def error(
@@ -346,6 +386,7 @@ class _Parser:
     def _images(self, raw_images: list[Any]) -> tuple[Path, dict[int, ImageInfo]]:
         records: list[tuple[int, str, int, int, dict[str, Any]]] = []
         seen: set[int] = set()
+        named: dict[str, int] = {}  # normalised file_name -> the first image naming it
         for i, im in enumerate(raw_images):
             image_id = self._record_id("images", i, im, "image", "an integer id")
             if image_id is None:
@@ -377,12 +418,36 @@ class _Parser:
                     image_id=image_id,
                 )
                 continue
+            self._check_file_name(name, image_id, named)
             extra = {k: v for k, v in im.items() if k not in _IMAGE_FIELDS}
             records.append((image_id, name, int(size[0]), int(size[1]), extra))
         root = self._image_root([r[1] for r in records])
         result = {r[0]: ImageInfo(r[0], r[1], r[2], r[3], root / r[1], r[4]) for r in records}
-        self._check_files(result, root)
+        if self.require_images:
+            self._check_files(result, root)
         return root, result
+
+    def _check_file_name(self, name: str, image_id: int, named: dict[str, int]) -> None:
+        """Two records naming one file, and (when image files are read) a name leaving the image folder."""
+        norm = os.path.normpath(name)
+        first = named.setdefault(norm, image_id)
+        if first != image_id:
+            self.error(
+                f"file_name {name!r} names the same file as image {first}: its people would be split "
+                "between two images (false positives and misses in evaluation)",
+                "merge the two image records into one, or correct file_name",
+                field="file_name",
+                image_id=image_id,
+            )
+        escapes = os.path.isabs(norm) or norm == os.pardir or norm.startswith(os.pardir + os.sep)
+        if escapes and self.require_images and not self.outside_images:
+            self.error(
+                f"file_name {name!r} points outside the image folder (an absolute path or '..')",
+                "write file_name relative to the image folder, or allow such paths with "
+                "`outside_images: true` in a data YAML",
+                field="file_name",
+                image_id=image_id,
+            )
 
     def _root_candidates(self) -> list[Path]:
         return [self.images_arg] if self.images_arg is not None else image_root_candidates(self.path)
@@ -398,14 +463,24 @@ class _Parser:
                 field="images",
             )
             return
-        listings: dict[Path, set[str]] = {}  # one listdir per folder is much faster than a stat per image
+        listings: dict[Path, dict[str, os.DirEntry]] = {}  # one scandir per folder, not a stat per image
         missing = []
         for info in images.values():
             folder = info.path.parent
             if folder not in listings:
-                listings[folder] = set(os.listdir(folder)) if folder.is_dir() else set()
-            if info.path.name not in listings[folder]:
+                listings[folder] = _list_folder(folder)
+            entry = listings[folder].get(info.path.name)
+            if entry is None:
                 missing.append(info)
+                continue
+            problem = _not_a_file(entry)
+            if problem:
+                self.error(
+                    f"image path {info.path} {problem}",
+                    "point file_name at an image file (replace the link or folder by the image)",
+                    field="file_name",
+                    image_id=info.id,
+                )
         if len(missing) > 1 and len(missing) == len(images):
             looked = ", ".join(str(c) for c in self._root_candidates())
             self.error(
@@ -428,7 +503,7 @@ class _Parser:
     ) -> list[PersonAnnotation]:
         result: list[PersonAnnotation] = []
         seen: set[int] = set()
-        other_categories: Counter[Any] = Counter()
+        unknown_categories: dict[int, list[int]] = {}
         no_area = 0
         default_cat = next(iter(used))
         for i, ann in enumerate(raw):
@@ -449,7 +524,7 @@ class _Parser:
             cat = ann.get("category_id", default_cat)
             if not _is_int(cat) or int(cat) not in used:
                 if _is_int(cat) and int(cat) not in categories:
-                    other_categories[cat] += 1
+                    unknown_categories.setdefault(int(cat), []).append(ann_id)
                     continue
                 self.error(
                     f"category_id {cat!r} is not one of the keypoint categories {sorted(used)}",
@@ -475,13 +550,13 @@ class _Parser:
                 no_area += 1
                 person.area = float(person.bbox[2] * person.bbox[3])
             result.append(person)
-        if other_categories:
-            total = sum(other_categories.values())
-            self.warning(
-                f"{total} annotation(s) of categories {sorted(other_categories)} that are not in "
-                "'categories' were skipped",
-                "remove them or add their category",
+        for cat, ids in unknown_categories.items():  # one error per category, not one per annotation
+            self.error(
+                f"category_id {cat} matches no entry of 'categories' ({len(ids)} annotation(s): "
+                f"{', '.join(map(str, ids[:5]))}{' ...' if len(ids) > 5 else ''})",
+                "correct category_id, add the category to 'categories', or remove the annotations",
                 field="category_id",
+                annotation_id=ids[0],
             )
         if no_area:
             self.warning(
@@ -669,6 +744,28 @@ class _Parser:
             return None
         kps[~labelled] = 0.0
         return kps
+
+
+def _list_folder(folder: Path) -> dict[str, os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name: entry for entry in entries}
+    except OSError:  # missing, not a folder, unreadable: its images are reported missing
+        return {}
+
+
+def _not_a_file(entry: os.DirEntry) -> str | None:
+    """Why a folder entry named by ``file_name`` is not an image file (None when it is a regular file)."""
+    try:
+        if entry.is_file():  # follows links; free for plain files (the folder listing says their type)
+            return None
+        if entry.is_symlink() and not os.path.exists(entry.path):
+            return f"is a broken link (to {os.readlink(entry.path)})"
+        return "is a folder, not an image file" if entry.is_dir() else "is not a regular file"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a link loop (symbolic links pointing at each other)"
+        return f"cannot be opened ({error.strerror or error})"
 
 
 def _outside(kps: np.ndarray, box: Any) -> np.ndarray:

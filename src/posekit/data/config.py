@@ -8,6 +8,7 @@ A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
     train: {json: annotations/train.json, images: images/train}
     val: annotations/val.json         # shorthand: images found next to the JSON (see posekit.data.coco)
     wholebody: false                  # COCO-WholeBody: read all 133 keypoints
+    outside_images: false             # allow file_name paths leaving the image folder ('..', absolute)
     schema:                           # optional: override the keypoint schema read from the file
       preset: coco17                  # or names: [...] (flip pairs inferred from left_/right_ names)
       sigmas: [0.026, ...]            # any KeypointSchema field; indices are 0-based
@@ -19,15 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from posekit.data.coco import load_coco
-from posekit.data.records import KeypointAnnotations
+from posekit.data.coco import load_coco, training_issues
+from posekit.data.records import KeypointAnnotations, format_issues
 from posekit.data.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
 from posekit.data.synthetic import sample_data_path
 from posekit.data.synthetic_video import sample_video_path
-from posekit.errors import ConfigError
+from posekit.data.yaml_file import load_yaml
+from posekit.errors import ConfigError, DataError
 
 _USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
 
@@ -44,7 +45,7 @@ class SplitConfig(BaseModel):
 class SchemaConfig(BaseModel):
     """Overrides of the keypoint schema: a preset and/or any :class:`KeypointSchema` field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     preset: str | None = None
     name: str | None = None
@@ -74,6 +75,7 @@ class DataConfig(BaseModel):
     val: SplitConfig | None = None
     keypoint_schema: SchemaConfig | None = Field(default=None, alias="schema")
     wholebody: bool = False
+    outside_images: bool = False  # allow file_name paths leaving the image folder (absolute or '..')
     source: Path | None = Field(default=None, exclude=True)  # the YAML/JSON it came from, for messages
 
     @field_validator("train", "val", mode="before")
@@ -93,8 +95,9 @@ class DataConfig(BaseModel):
             return KeypointSchema.from_names(fields.pop("names"), **fields)
         return fields
 
-    def load_split(self, split: str) -> KeypointAnnotations:
-        """Load and validate the ``"train"`` or ``"val"`` split (raises :class:`DataError` on bad data)."""
+    def load_split(self, split: str, require_images: bool = True) -> KeypointAnnotations:
+        """Load and validate the ``"train"`` or ``"val"`` split (raises :class:`DataError` on bad data);
+        ``require_images=False``: the image files need not be on disk (scoring a results file)."""
         if split not in ("train", "val"):
             raise ConfigError(f"unknown split {split!r}; choose 'train' or 'val'")
         spec = getattr(self, split)
@@ -102,9 +105,18 @@ class DataConfig(BaseModel):
             raise ConfigError(
                 f"{self.source or 'the data config'} has no '{split}' split; add `{split}: ...`"
             )
-        return load_coco(
-            spec.json_path, spec.images, schema=self.schema_overrides(), wholebody=self.wholebody
+        dataset = load_coco(
+            spec.json_path,
+            spec.images,
+            self.schema_overrides(),
+            self.wholebody,
+            require_images=require_images,
+            outside_images=self.outside_images,
         )
+        issues = training_issues(dataset) if split == "train" else []
+        if issues:
+            raise DataError(format_issues(issues), issues)
+        return dataset
 
 
 def resolve_data(
@@ -148,19 +160,6 @@ def resolve_data(
     return config
 
 
-def load_yaml(path: Path) -> Any:
-    """The parsed YAML file; :class:`ConfigError` naming the line and column when it is not valid YAML."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot be read ({error})") from None
-
-
 def _config(path: Path, raw: Any = None) -> DataConfig:
     """The data YAML ``path`` (``raw``: its parsed content, read here when None) as a :class:`DataConfig`."""
     raw = load_yaml(path) if raw is None else raw
@@ -171,7 +170,7 @@ def _config(path: Path, raw: Any = None) -> DataConfig:
     except ValidationError as error:
         raise ConfigError(
             f"{path}: {describe_validation_error(error)} (allowed keys: path, train, val, "
-            "schema, wholebody; a split is a .json path or {json: ..., images: ...})"
+            "schema, wholebody, outside_images; a split is a .json path or {json: ..., images: ...})"
         ) from None
     if config.train is None and config.val is None:
         raise ConfigError(f"{path}: names no split; add `train:` and/or `val:` (COCO keypoint .json files)")

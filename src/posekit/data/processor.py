@@ -20,7 +20,6 @@ sigma, DARK kernel, decoder, flip-test policy, rescoring threshold) go under ``"
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from posekit.data.codec import DEFAULT_DECODE, DecodeMode, UDPHeatmapCodec, flip_heatmaps, input_to_image
 from posekit.data.geometry import compose, fix_aspect_ratio, hflip_matrix, udp_warp_matrix, warp_image
+from posekit.data.json_file import load_json
 from posekit.errors import ModelError
 
 #: ImageNet statistics on the 0-1 scale, as transformers stores them (``image_mean``/``image_std``).
@@ -58,7 +58,7 @@ class TopDownMeta:
 class TopDownProcessor(BaseModel):
     """Pre- and post-processing of a top-down keypoint model (sizes are (height, width))."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     input_size: tuple[int, int] = Field((256, 192), description="model input (height, width)")
     heatmap_size: tuple[int, int] = Field((64, 48), description="model output (height, width)")
@@ -241,8 +241,8 @@ class TopDownProcessor(BaseModel):
         path = Path(directory) / PREPROCESSOR_FILE
         fields: dict[str, Any] = {}
         if path.is_file():
+            config = load_json(path, "image processor settings", ModelError)
             try:
-                config = json.loads(path.read_text(encoding="utf-8"))
                 size = config.get("size") or {}
                 if "height" in size and "width" in size:
                     fields["input_size"] = (int(size["height"]), int(size["width"]))

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Collection
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.json_file import load_json
 from posekit.errors import PosekitError
 
 _MAX_LISTED = 10
@@ -111,6 +111,53 @@ def load_detections(
     return result
 
 
+def annotation_boxes(
+    path: str | Path, data: dict[str, Any], category_id: int = 1
+) -> dict[str, list[list[float]]]:
+    """The people's boxes ``[x, y, w, h, 1.0]`` of a COCO annotations file (``data``, read from ``path``) by
+    image ``file_name``: crowd regions, other categories and empty boxes are skipped. Malformed records
+    raise one :class:`PosekitError` naming the file, the record and the field."""
+    path = Path(path)
+    images, annotations = data.get("images"), data.get("annotations")
+    if not isinstance(images, list) or not isinstance(annotations, list):
+        raise PosekitError(f"{path}: 'images' and 'annotations' must be lists (COCO annotations format)")
+    names: dict[int, str] = {}
+    problems: list[str] = []
+    for index, image in enumerate(images):
+        if (
+            not isinstance(image, dict)
+            or not _is_int(image.get("id"))
+            or not isinstance(image.get("file_name"), str)
+        ):
+            problems.append(f"images[{index}]: expected an object with an integer 'id' and a 'file_name'")
+        else:
+            names[int(image["id"])] = image["file_name"]
+    table: dict[str, list[list[float]]] = {}
+    for index, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            problems.append(f"annotations[{index}]: expected an object, got {type(ann).__name__}")
+            continue
+        if ann.get("iscrowd") or ann.get("category_id", category_id) != category_id:
+            continue
+        image_id, bbox = ann.get("image_id"), ann.get("bbox")
+        if not _is_int(image_id) or int(image_id) not in names:
+            problems.append(f"annotations[{index}]: 'image_id' {image_id!r} is not an image of 'images'")
+        elif not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_finite(v) for v in bbox)):
+            problems.append(
+                f"annotations[{index}]: 'bbox' must be 4 finite numbers [x, y, w, h], got {bbox!r}"
+            )
+        elif bbox[2] > 0 and bbox[3] > 0:
+            table.setdefault(names[int(image_id)], []).append([*map(float, bbox), 1.0])
+    _raise_problems(
+        path,
+        problems,
+        "record(s)",
+        'Images must be {"id": int, "file_name": str}, annotations {"image_id": int, "bbox": [x, y, w, h]} '
+        "(COCO annotations format).",
+    )
+    return table
+
+
 def to_coco_results(
     image_ids: np.ndarray,
     keypoints: np.ndarray,
@@ -195,14 +242,7 @@ def _parse_result(
 
 
 def _read_list(path: Path, what: str, shape: str) -> list[Any]:
-    if not path.is_file():
-        raise PosekitError(f"{what} file {path} does not exist; pass a COCO {what} JSON list {shape}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PosekitError(
-            f"{path} is not valid JSON ({error}); expected a COCO {what} list {shape}"
-        ) from None
+    data = load_json(path, f"{what} file", PosekitError)
     if not isinstance(data, list):
         raise PosekitError(f"{path}: expected a JSON list of {what} {shape}, got a {type(data).__name__}")
     return data

@@ -33,7 +33,7 @@ _SIDE_PATTERNS = [  # (regex for the left name, how to build the right name)
 class KeypointSchema(BaseModel):
     """Names, skeleton, flip pairs, OKS sigmas and body parts of a keypoint set (all 0-based)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     name: str = "custom"
     names: list[str]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from posekit.data.json_file import load_json
 from posekit.data.schema import KeypointSchema
 from posekit.errors import ConfigError
 
@@ -19,14 +19,7 @@ def parse_sigmas(
         return None
     if isinstance(value, str | Path) and Path(value).suffix.lower() == ".json":
         path = Path(value)
-        if not path.is_file():
-            raise ConfigError(
-                f"--sigmas file {path} does not exist; pass a JSON list or a comma list of numbers"
-            )
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--sigmas file {path} is not valid JSON ({error})") from None
+        data = load_json(path, "--sigmas file", ConfigError)
         values = data.get("sigmas") if isinstance(data, dict) else data
         where = f"--sigmas file {path}"
     elif isinstance(value, str):

@@ -11,10 +11,16 @@ from typing import Any
 
 import torch
 
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, ModelError
 from posekit.io import atomic_save
+from posekit.models.convert import load_torch_file
 
 STATE_FILE = "training_state.pt"
+#: What every training state holds (the trainer's ``state_dict``; scaler, EMA and model weights optional).
+STATE_KEYS = frozenset(
+    {"epoch", "step", "best_ap", "best_epoch", "bad_validations", "stopped_early", "history", "loss_sum",
+     "loss_count", "seconds", "micro_batch", "optimizer", "scheduler"}
+)  # fmt: skip
 
 
 def save_checkpoint(path: Path, model: Any, state: dict[str, Any] | None = None) -> None:
@@ -37,8 +43,28 @@ def save_checkpoint(path: Path, model: Any, state: dict[str, Any] | None = None)
 
 
 def load_state(checkpoint: Path) -> dict[str, Any]:
-    """The training state saved in a ``weights/last`` directory."""
-    return torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
+    """The training state saved in a ``weights/last`` directory; one :class:`ModelError` when it is damaged,
+    refused for safety or not a posekit training state (it lacks :data:`STATE_KEYS`)."""
+    path = checkpoint / STATE_FILE
+    state = load_torch_file(path, "training state")
+    missing = sorted(STATE_KEYS - set(state)) if isinstance(state, dict) else sorted(STATE_KEYS)
+    if missing:
+        raise ModelError(
+            f"{path}: not a posekit training state (missing {', '.join(missing)}); resume a run written by "
+            "`posekit train`, or start a new one"
+        )
+    return state
+
+
+def interrupted_message(run_dir: Path) -> str:
+    """What an interrupted run kept and how to continue it (the last checkpoint, ``--resume``)."""
+    state = run_dir / "weights" / "last" / STATE_FILE
+    if not state.is_file():
+        return f"No checkpoint was saved yet in {run_dir}: start the run again."
+    return (
+        f"The last checkpoint ({run_dir / 'weights' / 'last'}) is whole; continue from it with: "
+        f"posekit train --resume {run_dir}"
+    )
 
 
 def find_resume_dir(project: str | Path, run_dir: str | Path | None) -> Path:

@@ -23,11 +23,11 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
 from torch.utils.data import DataLoader
 
-from posekit.engine.checkpoint import find_resume_dir, load_state, save_checkpoint
+from posekit.engine.checkpoint import find_resume_dir, interrupted_message, load_state, save_checkpoint
 from posekit.engine.ema import ModelEMA
 from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
-from posekit.errors import ConfigError, PosekitError
+from posekit.errors import ConfigError, Interrupted, PosekitError
 from posekit.runs import new_run_dir
 from posekit.settings import BASE_BATCH, BASE_LR, TrainConfig, build_config
 
@@ -60,9 +60,13 @@ def train(config: str | Path | None = None, resume: bool | str | Path | None = N
                 f"--resume: {given} cannot change when resuming {run_dir} (it continues with its args.yaml); "
                 f"only {', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))} may be given"
             )
-        cfg = build_config(run_dir / "args.yaml", **settings)
-        return Trainer(cfg, resume_dir=run_dir).fit()
-    return Trainer(build_config(config, **settings)).fit()
+        trainer = Trainer(build_config(run_dir / "args.yaml", **settings), resume_dir=run_dir)
+    else:
+        trainer = Trainer(build_config(config, **settings))
+    try:
+        return trainer.fit()
+    except KeyboardInterrupt:
+        raise Interrupted(interrupted_message(trainer.run_dir)) from None
 
 
 class Trainer:
@@ -146,11 +150,6 @@ class Trainer:
         self.train_set = TopDownDataset(
             self.train_data, self.model.processor, augment=augment, seed=cfg.seed, train=True
         )
-        if len(self.train_set) == 0:
-            raise PosekitError(
-                f"{self.train_data.json_path}: no person with labelled keypoints to train on "
-                "(crowd and 0-keypoint annotations are skipped); check the train split of --data"
-            )
         if cfg.batch_size == "auto":
             from posekit.engine.autobatch import auto_batch_size
 

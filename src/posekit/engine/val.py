@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from posekit.data.records import KeypointAnnotations
 from posekit.data.results import Detections, load_detections, load_results
@@ -47,7 +48,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     from posekit.data.config import resolve_data
 
     resolve_device(cfg.device)  # a wrong device fails before anything slow
-    dataset = resolve_data(cfg.data).load_split(cfg.split)
+    # scoring a results file needs only the annotations (pycocotools reads no image)
+    dataset = resolve_data(cfg.data).load_split(cfg.split, require_images=cfg.predictions is None)
     gt = dataset.to_coco_dict()
     override = parse_sigmas(cfg.sigmas, dataset.schema)
     detections = model = None
@@ -104,7 +106,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
                 dataset, report, results, run_dir / "worst_people.jpg", cfg.conf, cfg.worst
             )
         except PosekitError as error:  # a missing image must not cost the user the metrics
-            console.print(f"[yellow]warning:[/] worst_people.jpg not written: {error}")
+            console.print(f"worst_people.jpg skipped (it draws the images): {escape(str(error))}")
     page = write_html_report(
         run_dir, f"posekit val: {run_dir}", evaluation=report, errors=errors, worst_people=worst
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,26 +100,18 @@ def _load_box_file(path: Path, det_conf: float) -> tuple[dict[Any, np.ndarray], 
     """{image_id: boxes} from COCO detection results, or {file_name: boxes} from a COCO annotations file
     (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name), and
     whether they are ground-truth boxes (an annotations file)."""
-    from posekit.data.results import load_detections
+    from posekit.data.json_file import load_json
+    from posekit.data.results import annotation_boxes, load_detections
 
     if not path.is_file():
         raise PosekitError(
             f"boxes file {path} does not exist; pass a COCO detections JSON, 'detector' or 'full'"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PosekitError(f"boxes file {path} is not valid JSON ({error})") from None
-    table: dict[Any, list[list[float]]] = {}
+    data = load_json(path, "boxes file", PosekitError)
     if isinstance(data, dict) and "annotations" in data and "images" in data:
-        names = {image["id"]: image["file_name"] for image in data["images"]}
-        for ann in data["annotations"]:
-            if ann.get("iscrowd") or ann.get("category_id", 1) != 1 or ann["image_id"] not in names:
-                continue
-            x, y, w, h = ann["bbox"]
-            if w > 0 and h > 0:
-                table.setdefault(names[ann["image_id"]], []).append([x, y, w, h, 1.0])
+        table = annotation_boxes(path, data)
     else:
+        table = {}
         for box in load_detections(path, category_id=1, score_threshold=det_conf).boxes:
             table.setdefault(box["image_id"], []).append([*box["bbox"], box["score"]])
     ground_truth = isinstance(data, dict)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from posekit.data.json_file import parse_json
 from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import KeypointSchema
-from posekit.errors import ModelError
+from posekit.errors import ConfigError, ModelError
 
 #: Key of the ONNX ``metadata_props`` entry holding the model's metadata with every processor setting (JSON).
 METADATA_KEY = "posekit"
@@ -54,11 +53,18 @@ class OnnxRunner:
                 f"{self.path} has no posekit metadata (keypoint schema, processor settings); "
                 "export it with `posekit export --model DIR --format onnx`"
             )
-        self.metadata: dict[str, Any] = json.loads(meta)
-        self.schema = KeypointSchema.from_dict(self.metadata["schema"])
-        self.processor = TopDownProcessor.from_dict(
-            {**self.metadata["processor"], "flip_index": tuple(self.schema.flip_index)}, where=str(self.path)
-        )
+        self.metadata, problem = parse_json(meta)
+        try:
+            if problem is not None:
+                raise ValueError(problem[0])
+            self.schema = KeypointSchema.from_dict(self.metadata["schema"])
+            processor = {**self.metadata["processor"], "flip_index": tuple(self.schema.flip_index)}
+        except (ValueError, KeyError, TypeError, ConfigError) as error:
+            raise ModelError(
+                f"{self.path}: unreadable posekit metadata ({error}); export the model again with "
+                "`posekit export --model DIR`"
+            ) from None
+        self.processor = TopDownProcessor.from_dict(processor, where=str(self.path))
         model_input = self.session.get_inputs()[0]
         self._input_name = model_input.name
         self._dtype = np.float16 if "float16" in model_input.type else np.float32

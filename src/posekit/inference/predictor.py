@@ -16,7 +16,7 @@ import numpy as np
 
 from posekit.data.processor import TopDownMeta, TopDownProcessor
 from posekit.data.schema import KeypointSchema
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, check_number
 from posekit.inference.boxes import BoxProvider
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
@@ -38,7 +38,7 @@ class HeatmapRunner(Protocol):
 class TorchRunner:
     """A :class:`~posekit.models.vitpose.PoseModel` on a device, eval mode, numpy in and out."""
 
-    def __init__(self, model: Any, device: str | None = None, name: str = "model") -> None:
+    def __init__(self, model: Any, device: Any = None, name: str = "model") -> None:
         from posekit.device import resolve_device
 
         self.device = resolve_device(device)
@@ -65,9 +65,11 @@ def load(model: str | Path, device: str | None = None, **kwargs: Any) -> Predict
         from posekit.inference.onnx_runtime import OnnxRunner
 
         return Predictor(OnnxRunner(model, device=device))
+    from posekit.device import resolve_device
     from posekit.models.vitpose import load_model
 
-    return Predictor(TorchRunner(load_model(model, **kwargs), device=device, name=str(model)))
+    resolved = resolve_device(device)  # a wrong --device fails before the model loads
+    return Predictor(TorchRunner(load_model(model, **kwargs), device=resolved, name=str(model)))
 
 
 def parse_conf(conf: float | str | dict[str, float], schema: KeypointSchema) -> np.ndarray:
@@ -96,11 +98,9 @@ def parse_conf(conf: float | str | dict[str, float], schema: KeypointSchema) -> 
         raise ConfigError(
             f"--conf names unknown keypoint(s) {unknown}; the model's keypoints are {schema.names}"
         )
-    thresholds = np.full(schema.num_keypoints, default)
+    thresholds = np.full(schema.num_keypoints, check_number(f"--conf {conf!r}", default, 0, 1))
     for name, value in overrides.items():
-        thresholds[schema.names.index(name)] = value
-    if ((thresholds < 0) | (thresholds > 1)).any():
-        raise ConfigError(f"--conf {conf!r}: thresholds must lie in [0, 1]")
+        thresholds[schema.names.index(name)] = check_number(f"--conf {conf!r} ({name})", value, 0, 1)
     return thresholds
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import savgol_filter
 
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, check_number
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class OneEuroParams:
     min_cutoff: float = 0.5
     beta: float = 4.0
     d_cutoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_number("--beta", self.beta, 0)
+        for name in ("min_cutoff", "d_cutoff"):
+            if check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0) == 0:
+                raise ConfigError(f"--{name.replace('_', '-')}: must be > 0 (a cutoff frequency in Hz)")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class SavgolParams:
     max_gap: int = 10
 
     def __post_init__(self) -> None:
+        if self.max_gap < 0:
+            raise ConfigError(f"--max-gap: {self.max_gap} is not allowed; expected frames >= 0")
         if self.window < 3 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
             raise ConfigError(
                 f"Savitzky-Golay window {self.window} / polyorder {self.polyorder}: the window must be odd "

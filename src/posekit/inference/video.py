@@ -44,11 +44,19 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
+            decoded = 0
             while True:
                 ok, frame = self._cap.read()
                 if not ok:
-                    return
+                    break
+                decoded += 1
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if not decoded:  # an empty result would look like a video without people
+                what = f"webcam {self.source}" if isinstance(self.source, int) else f"video {self.source}"
+                raise PosekitError(
+                    f"{what}: no frame could be decoded (it opens, but its video stream is empty, damaged or "
+                    "in a codec this OpenCV lacks); re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+                )
         finally:
             self.close()
 

@@ -15,6 +15,7 @@ import math
 import pickle
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import VitPoseBackboneConfig, VitPoseConfig
@@ -45,23 +46,40 @@ _QKV = re.compile(_LAYER + r"attn\.qkv\.(weight|bias)")
 _SKIPPED = re.compile(r"backbone\.cls_token|associate_keypoint_heads?\..*")
 
 
-def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load the ``state_dict`` of an official checkpoint with ``torch.load(weights_only=True)``."""
+def load_torch_file(path: str | Path, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; one :class:`ModelError` when the file is refused
+    for safety (it holds Python objects that unpickling would run) or is damaged (truncated, not PyTorch)."""
     path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "global" not in str(e).lower():  # "Unsupported operand": damaged bytes, not a refused object
+            raise ModelError(f"{path}: damaged {what}, not a PyTorch file ({e}); copy it again") from None
         raise ModelError(
-            f"{path}: the checkpoint holds Python objects besides tensors, which posekit does not unpickle "
-            "(unsafe). Re-save only its weights where you trust the file: "
+            f"{path}: {what} refused for safety: it holds Python objects besides tensors, and unpickling "
+            "them could run any code, so posekit loads tensors only (torch.load weights_only=True). If you "
+            "trust the file, re-save only its weights: "
             "torch.save(torch.load(path, weights_only=False)['state_dict'], 'weights.pth')"
-        ) from e
-    except (OSError, RuntimeError) as e:
-        raise ModelError(f"{path}: cannot read the checkpoint ({e}); is it a PyTorch .pth file?") from e
+        ) from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a folder, not a {what} file") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except (RuntimeError, EOFError, KeyError, ValueError, AttributeError, IndexError) as e:
+        # torch reports a truncated zip as RuntimeError, an empty file as EOFError, other bytes as KeyError
+        raise ModelError(
+            f"{path}: damaged {what}, not readable by PyTorch ({type(e).__name__}: {str(e)[:120]}); it is "
+            "probably truncated (an interrupted copy or download): copy it again"
+        ) from None
+
+
+def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load the ``state_dict`` of an official checkpoint with ``torch.load(weights_only=True)``."""
+    checkpoint = load_torch_file(path)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"{path}: expected a dict of tensors or a dict with a 'state_dict' entry")
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
 def is_official_state_dict(state_dict: dict[str, torch.Tensor]) -> bool:

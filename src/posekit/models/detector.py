@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posekit.errors import ModelError
+from posekit.device import resolve_device
+from posekit.errors import ModelError, check_number
 
 #: RT-DETR R50-vd, COCO + Objects365 pre-training (53.1 COCO box AP), the detector the transformers
 #: VitPose documentation pairs with ViTPose. Lighter: ``PekingU/rtdetr_r18vd_coco_o365``.
@@ -31,13 +32,14 @@ class PersonDetector:
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
         self.name = str(model)
-        self.threshold, self.batch_size, self.device = threshold, batch_size, torch.device(device)
+        self.threshold = check_number("--det-conf", threshold, 0, 1)
+        self.batch_size, self.device = batch_size, resolve_device(device)  # fails before the model loads
         try:
             source = _local_copy(model)
             # The PIL backend needs no torchvision (not installable beside the CPU torch wheel).
             self.processor = AutoImageProcessor.from_pretrained(source, backend="pil")
             self.model = AutoModelForObjectDetection.from_pretrained(source).to(self.device).eval()
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:  # (transformers reads the JSON files here)
             raise ModelError(
                 f"cannot load the person detector {self.name!r} ({str(error).splitlines()[0]}). Pass "
                 "--detector with a local directory with a transformers object-detection model (config.json, "

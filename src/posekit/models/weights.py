@@ -3,7 +3,6 @@ adapting them to the model being built: ViTPose++ experts, input size, keypoint 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -12,12 +11,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import VitPoseConfig, VitPoseForPoseEstimation
 
+from posekit.data.json_file import load_json
 from posekit.data.processor import TopDownProcessor
 from posekit.data.schema import KeypointSchema, get_preset
-from posekit.errors import ModelError
+from posekit.errors import ConfigError, ModelError
 from posekit.models.convert import (
     config_from_state_dict,
     convert_official_state_dict,
@@ -68,42 +69,74 @@ def _read_directory(directory: Path, origin: str) -> Checkpoint:
         raise ModelError(
             f"{directory}: no config.json; a model directory is one saved by posekit or transformers"
         )
+    raw_config = load_json(config_file, "model config", ModelError)
     try:
-        config = VitPoseConfig.from_pretrained(directory)
-    except (OSError, ValueError, TypeError) as e:
+        config = VitPoseConfig.from_dict(raw_config)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ModelError(f"{config_file}: not a ViTPose config ({e})") from e
     if getattr(config, "model_type", None) != "vitpose":
         raise ModelError(f"{config_file}: model_type is {config.model_type!r}, expected 'vitpose'")
     state = _read_weights(directory)
-    metadata: dict[str, Any] = {}
     meta_file = directory / METADATA_FILE
-    if meta_file.is_file():
-        try:
-            metadata = json.loads(meta_file.read_text())
-            schema = KeypointSchema.from_dict(metadata["schema"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ModelError(
-                f"{meta_file}: unreadable posekit metadata ({e}); delete it or re-save the model"
-            ) from e
-    else:
-        schema = _schema_from_config(config)
+    metadata = _read_metadata(meta_file) if meta_file.is_file() else {}
+    schema = KeypointSchema.from_dict(metadata["schema"]) if metadata else _schema_from_config(config)
     # posekit.json version 1 kept the box padding at its top level (mean/std were in both files)
     fields = metadata.get("processor", {"padding": metadata["padding"]} if "padding" in metadata else {})
     processor = TopDownProcessor.from_pretrained(directory, fields)
     return Checkpoint(config, state, schema, metadata, origin, processor)
 
 
+def _read_metadata(path: Path) -> dict[str, Any]:
+    """``posekit.json``, checked: a schema that builds, processor settings as an object, numeric recipe."""
+    metadata = load_json(path, "posekit metadata", ModelError)
+    try:
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("processor", {}), dict):
+            raise TypeError("expected an object with 'schema' and 'processor' objects")
+        KeypointSchema.from_dict(metadata["schema"])
+        numbers = {
+            k: metadata[k] for k in ("dataset_index", "drop_path", "layer_decay", "padding") if k in metadata
+        }
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in numbers.values()
+        ):
+            raise TypeError(f"expected non-negative numbers, got {numbers}")
+    except (ValueError, KeyError, TypeError, ConfigError) as e:
+        raise ModelError(
+            f"{path}: unreadable posekit metadata ({e}); delete it or re-save the model"
+        ) from None
+    return metadata
+
+
 def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
     single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
     if single.is_file():
-        return load_file(single)
+        return _read_safetensors(single)
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return {k: v for shard in shards for k, v in load_file(directory / shard).items()}
+        weight_map = load_json(index, "weights index", ModelError)
+        weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise ModelError(f"{index}: no 'weight_map' of tensor names to file names; re-save the model")
+        shards = sorted(set(weight_map.values()))
+        return {k: v for shard in shards for k, v in _read_safetensors(directory / shard).items()}
     bin_file = directory / "pytorch_model.bin"
     if bin_file.is_file():
         return read_official_checkpoint(bin_file)
     raise ModelError(f"{directory}: no model.safetensors (or pytorch_model.bin) with the weights")
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; one :class:`ModelError` when it is missing, truncated or damaged."""
+    try:
+        return load_file(path)
+    except SafetensorError as e:
+        raise ModelError(
+            f"{path}: damaged weights file, not readable as safetensors ({e}); it is probably truncated (an "
+            "interrupted copy or download): copy or download the model again, or re-save it"
+        ) from None
+    except OSError as e:
+        raise ModelError(
+            f"{path}: cannot be read ({e.strerror or e}); check the file's permissions"
+        ) from None
 
 
 def _schema_from_config(config: VitPoseConfig) -> KeypointSchema:

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from posekit.data.config import load_yaml, resolve_data
+from posekit.data.config import resolve_data
 from posekit.data.formats import cvat, label_studio, yolo
 from posekit.data.formats.coco import write_coco
 from posekit.data.formats.common import CocoConversion, ConversionReport
 from posekit.data.records import KeypointAnnotations
+from posekit.data.yaml_file import load_yaml
 from posekit.errors import ConfigError
 from posekit.io import atomic_path
 

@@ -127,8 +127,20 @@ def _read_json(path: Path, images: Path | None, issues: SourceIssues, tally: Tal
             path, "is not a COCO Keypoints export (lists 'images', 'annotations', 'categories')", _EXPORT_FIX
         )
         return None
-    skeletons = {c.get("id"): c for c in raw["categories"] if isinstance(c, dict) and c.get("keypoints")}
-    people = [a for a in raw["annotations"] if isinstance(a, dict) and a.get("category_id") in skeletons]
+    # ids of another type (a list, an object) match nothing rather than breaking the lookups
+    skeletons = {
+        c["id"]: c
+        for c in raw["categories"]
+        if isinstance(c, dict)
+        and isinstance(c.get("id"), int)
+        and isinstance(c.get("keypoints"), list)
+        and c["keypoints"]
+    }
+    people = [
+        a
+        for a in raw["annotations"]
+        if isinstance(a, dict) and isinstance(a.get("category_id"), int) and a["category_id"] in skeletons
+    ]
     tally["annotation(s) of labels that are not skeletons dropped"] += len(raw["annotations"]) - len(people)
     if not _has_content(path, len(raw["images"]), len(people), issues):
         return None
@@ -213,12 +225,11 @@ def _one_keypoint_set(path: Path, sets: dict[str, list[Any]], issues: SourceIssu
 
 def _skeleton_pairs(pairs: Any, k: int, tally: Tally) -> list[tuple[int, int]]:
     """0-based pairs from CVAT's (1-based node ids; 0-based in some exports); out-of-range ones dropped."""
-    valid = [
-        p for p in pairs or [] if isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)
-    ]
+    pairs = pairs if isinstance(pairs, list) else []
+    valid = [p for p in pairs if isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)]
     base = 0 if any(0 in p for p in valid) else 1
     kept = [(a - base, b - base) for a, b in valid if 0 <= a - base < k and 0 <= b - base < k]
-    tally["skeleton edge(s) naming points that do not exist dropped"] += len(pairs or []) - len(kept)
+    tally["skeleton edge(s) naming points that do not exist dropped"] += len(pairs) - len(kept)
     return kept
 
 

@@ -104,7 +104,11 @@ def read(src: Path, images: Path | None, label_config: Path | None) -> CocoConve
 def _annotation(task: dict[str, Any], tally: Tally) -> dict[str, Any] | None:
     """The ground-truth annotation, else the latest updated one; None when all are cancelled or none."""
     anns = task.get("annotations") or task.get("completions") or []
-    valid = [a for a in anns if isinstance(a, dict) and not a.get("was_cancelled")]
+    valid = (
+        [a for a in anns if isinstance(a, dict) and not a.get("was_cancelled")]
+        if isinstance(anns, list)
+        else []
+    )
     if not valid:
         what = "only predictions (model output)" if task.get("predictions") else "no annotation"
         tally[f"task(s) with {what} skipped"] += 1
@@ -229,7 +233,7 @@ def _task(
     rotated = [r for r in results if r.get("image_rotation")]
     tally["region(s) on rotated images skipped (image_rotation)"] += len(rotated)
     results = [r for r in results if not r.get("image_rotation")]
-    boxes = {r.get("id"): r for r in results if str(r.get("type", "")).lower() == "rectanglelabels"}
+    boxes = {_ref(r, "id"): r for r in results if str(r.get("type", "")).lower() == "rectanglelabels"}
     points = [r for r in results if str(r.get("type", "")).lower() == "keypointlabels"]
     groups = _group(points, boxes, results, width, height, tally)
     for box_id, members in groups.items():
@@ -250,8 +254,8 @@ def _task(
 def _size(results: list[dict[str, Any]], image: Path) -> tuple[int, int] | None:
     for result in results:
         w, h = result.get("original_width"), result.get("original_height")
-        if isinstance(w, (int, float)) and isinstance(h, (int, float)) and w > 0 and h > 0:
-            return int(w), int(h)
+        if isinstance(w, (int, float)) and isinstance(h, (int, float)) and 0 < w < 2**31 and 0 < h < 2**31:
+            return int(w), int(h)  # (the bounds also refuse NaN and infinity)
     try:
         return image_size(image)
     except OSError:
@@ -270,14 +274,16 @@ def _group(
     related: dict[Any, Any] = {}
     for r in results:
         if str(r.get("type", "")).lower() == "relation":
-            a, b = r.get("from_id"), r.get("to_id")
+            a, b = _ref(r, "from_id"), _ref(r, "to_id")
             if b in boxes and a not in boxes:
                 related[a] = b
             elif a in boxes and b not in boxes:
                 related[b] = a
     groups: dict[Any, list[dict[str, Any]]] = {box_id: [] for box_id in boxes}
     for point in points:
-        parent = point.get("parentID") if point.get("parentID") in boxes else related.get(point.get("id"))
+        parent = (
+            _ref(point, "parentID") if _ref(point, "parentID") in boxes else related.get(_ref(point, "id"))
+        )
         if parent is None and boxes:
             xy = _xy(point, width, height)
             inside = [
@@ -328,13 +334,22 @@ def _box(box: dict[str, Any], width: int, height: int) -> list[float] | None:
     if not all(isinstance(v, (int, float)) for v in (x, y, w, h)):
         return None
     x, y, w, h = x / 100 * width, y / 100 * height, w / 100 * width, h / 100 * height
-    angle = math.radians(float(value.get("rotation") or 0))
+    rotation = value.get("rotation") or 0
+    if not isinstance(rotation, (int, float)):
+        return None
+    angle = math.radians(rotation)
     if angle:
         c, s = math.cos(angle), math.sin(angle)
         corners = [(x + dx * c - dy * s, y + dx * s + dy * c) for dx, dy in ((0, 0), (w, 0), (w, h), (0, h))]
         xs, ys = [p[0] for p in corners], [p[1] for p in corners]
         x, y, w, h = min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
     return [x, y, w, h]
+
+
+def _ref(result: dict[str, Any], key: str) -> str | int | None:
+    """A region id (``id``, ``parentID``, ``from_id``, ``to_id``); None when absent or not a string/number."""
+    value = result.get(key)
+    return value if isinstance(value, (str, int)) else None
 
 
 def _contains(box: list[float] | None, xy: tuple[float, float]) -> bool:
