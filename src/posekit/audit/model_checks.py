@@ -53,12 +53,18 @@ _LOGIT_CLIP = 1e-4
 @dataclass
 class ModelOutput:
     """A model's keypoints (N, K, 2) and confidences (N, K) for N people, made with their own boxes;
-    optionally the same on the mirrored crops, mapped back to the original keypoint order and image."""
+    optionally the same on the mirrored crops, mapped back to the original keypoint order and image.
+    A person the model did not see (no labelled point) has NaN rows and raises no finding.
+
+    ``mode``: how the predictions relate to the labels (a key of :data:`~posekit.audit.api.MODES`: was
+    the model trained on these images?) and ``detail`` says which model(s)."""
 
     keypoints: np.ndarray
     scores: np.ndarray
     mirrored_keypoints: np.ndarray | None = None
     mirrored_scores: np.ndarray | None = None
+    mode: str = "unknown"
+    detail: str = ""
 
     def views(self) -> list[tuple[np.ndarray, np.ndarray]]:
         views = [(self.keypoints, self.scores)]
