@@ -15,8 +15,8 @@ flip, 2 % with a visible point cleared. Modes:
 
 The model is the sample model (``posekit train`` with no arguments), trained on the clean train split.
 
-    python benchmarks/audit.py --model runs/train/exp/weights/best                  # val, train, folds
-    python benchmarks/audit.py --model runs/train/exp/weights/best --quick          # one seed, no folds
+    python benchmarks/audit.py            # val, train and folds; the model: runs/train/exp/weights/best
+    python benchmarks/audit.py --quick    # one seed per split, no folds
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _ratio(value: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model", required=True, help="the sample model folder (runs/train/exp/weights/best)"
+        "--model", default="runs/train/exp/weights/best", help="the sample model (from `posekit train`)"
     )
     parser.add_argument("--quick", action="store_true", help="one seed per split, no folds")
     parser.add_argument(
@@ -132,6 +132,10 @@ def main() -> None:
         "--fold-epochs", type=int, default=None, help="epochs of each fold model (default: the sample's)"
     )
     args = parser.parse_args()
+    if not Path(args.model).is_dir():
+        parser.error(
+            f"--model {args.model} is not a model folder; train the sample model with `posekit train`"
+        )
     val_seeds = list(range(args.seeds or (1 if args.quick else 5)))
     train_seeds = list(range(args.seeds or (1 if args.quick else 3)))
     crop_only = load_model(args.model)
