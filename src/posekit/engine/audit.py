@@ -35,7 +35,7 @@ from posekit.engine.evaluator import check_model_schema
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json, atomic_write_text
 from posekit.runs import new_run_dir
-from posekit.settings import SAMPLE_DEFAULTS
+from posekit.settings import SAMPLE_DEFAULTS, build_config
 
 #: Fold models keep training to their last epoch: their held-out fold, which the trainer validates on,
 #: must not choose when to stop (the last weights predict it, never the "best" on it).
@@ -211,7 +211,6 @@ class FoldPredictor:
     def __call__(self, dataset: KeypointAnnotations, people: People) -> ModelOutput:
         from posekit.engine.train import Trainer
         from posekit.models.vitpose import load_model
-        from posekit.settings import build_config
 
         ids = sorted(dataset.images)
         if len(ids) < self.folds:
@@ -240,7 +239,9 @@ class FoldPredictor:
                 images={i: info for i, info in dataset.images.items() if i in held_out},
                 annotations=[a for a in dataset.annotations if a.image_id in held_out],
             )
-            found = predict_people(load_model(last), subset, people, self.batch_size, trainer.cfg.device)
+            found = predict_people(
+                load_model(last), subset, people, self.batch_size, trainer.cfg.device, self.progress
+            )
             _fill(output, found)
         self.assignment[dataset.json_path] = fold_of
         self.models[dataset.json_path] = models
