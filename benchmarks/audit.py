@@ -17,6 +17,7 @@ The model is the sample model (``posekit train`` with no arguments), trained on 
 
     python benchmarks/audit.py            # val, train and folds; the model: runs/train/exp/weights/best
     python benchmarks/audit.py --quick    # one seed per split, no folds
+    python benchmarks/audit.py --parts folds --fold-epochs 15    # only the (slow) --folds mode
 """
 
 from __future__ import annotations
@@ -121,13 +122,14 @@ def main() -> None:
         "--model", default="runs/train/exp/weights/best", help="the sample model (from `posekit train`)"
     )
     parser.add_argument("--quick", action="store_true", help="one seed per split, no folds")
+    parser.add_argument("--parts", default="val,train,folds", help="what to run: val, train and/or folds")
     parser.add_argument(
         "--seeds", type=int, default=None, help="injection draws per split (default 5 val, 3 train)"
     )
     parser.add_argument(
         "--top", type=int, default=None, help="score the top N findings (default: all reported)"
     )
-    parser.add_argument("--folds", type=int, default=2, help="K of the --folds mode (0: skip it)")
+    parser.add_argument("--folds", type=int, default=2, help="K of the --folds mode")
     parser.add_argument(
         "--fold-epochs", type=int, default=None, help="epochs of each fold model (default: the sample's)"
     )
@@ -157,12 +159,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="posekit-audit-bench-") as tmp:
         work = Path(tmp)
         console.print(f"Injected per seed: {DEFAULT_RATES} of the people with >= 5 labelled points")
-        benchmark("val", "data only", data_only, val_seeds, args.top, work)
-        benchmark("val", "model (crop + mirror image)", with_model(args.model), val_seeds, args.top, work)
-        benchmark("val", "model (crop only)", with_model(crop_only), val_seeds, args.top, work)
-        benchmark("train", "data only", data_only, train_seeds, args.top, work)
-        benchmark("train", "model (crop + mirror image)", with_model(args.model), train_seeds, args.top, work)
-        if args.folds and not args.quick:
+        parts = set(args.parts.split(",")) - ({"folds"} if args.quick else set())
+        if "val" in parts:
+            benchmark("val", "data only", data_only, val_seeds, args.top, work)
+            benchmark("val", "model (crop + mirror image)", with_model(args.model), val_seeds, args.top, work)
+            benchmark("val", "model (crop only)", with_model(crop_only), val_seeds, args.top, work)
+        if "train" in parts:
+            benchmark("train", "data only", data_only, train_seeds, args.top, work)
+            benchmark(
+                "train", "model (crop + mirror image)", with_model(args.model), train_seeds, args.top, work
+            )
+        if "folds" in parts:
             benchmark("train", f"--folds {args.folds}", folds, train_seeds[:1], args.top, work)
 
 

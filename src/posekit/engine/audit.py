@@ -37,9 +37,9 @@ from posekit.io import atomic_write_json, atomic_write_text
 from posekit.runs import new_run_dir
 from posekit.settings import SAMPLE_DEFAULTS, build_config
 
-#: Fold models keep training to their last epoch: their held-out fold, which the trainer validates on,
-#: must not choose when to stop (the last weights predict it, never the "best" on it).
-FOLD_RECIPE = {"patience": 0}
+#: Fold models train to their last epoch and are validated once, after it: their held-out fold is their
+#: validation split and must choose nothing (the last weights predict it, never the "best" on it).
+FOLD_RECIPE = {"patience": 0, "val_every": 10**9}
 
 
 def audit_with_model(
