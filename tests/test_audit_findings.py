@@ -42,7 +42,7 @@ def test_findings_sort_by_score_then_kind_and_files_hold_one_row_each(tmp_path) 
     findings = [_f(3, "bone_length", 4.0, "a-b"), _f(1, "visibility", 12.0, "nose"), _f(2, "duplicate", 4.0)]
     ordered = sort_findings(findings)
     assert [f.annotation_id for f in ordered] == [1, 2, 3]  # equal scores: duplicate before bone_length
-    csv_path, json_path = write_findings(tmp_path, findings)
+    csv_path, json_path = write_findings(tmp_path, findings, {"min_score": 4.0})
     rows = list(csv.DictReader(csv_path.open()))
     assert list(rows[0]) == [
         "annotation_id",
@@ -56,5 +56,8 @@ def test_findings_sort_by_score_then_kind_and_files_hold_one_row_each(tmp_path) 
     ]
     assert [r["annotation_id"] for r in rows] == ["1", "2", "3"]
     assert rows[0]["score"] == "12.0" and rows[2]["joint"] == "a-b"
-    assert json.loads(json_path.read_text()) == [f.to_dict() for f in ordered]
+    assert json.loads(json_path.read_text()) == {
+        "audit": {"min_score": 4.0},
+        "findings": [f.to_dict() for f in ordered],
+    }
     assert count_by_kind(findings)["duplicate"] == 1 and count_by_kind(findings)["swap"] == 0

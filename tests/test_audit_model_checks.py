@@ -148,3 +148,23 @@ def test_audit_runs_the_model_checks_through_a_predict_hook(sample_data, tmp_pat
     assert "swap" in report.kinds and "bone_length" in report.kinds
     swaps = {(f.annotation_id, f.joint, f.split) for f in report.findings if f.kind == "swap"}
     assert swaps == {(e.annotation_id, e.joint, "train+val") for e in injected}
+
+
+def test_a_far_label_is_displaced_only_where_the_two_looks_agree() -> None:
+    """Both looks 3 sigma units from a right label: displaced. One look 3 units to each side: the model
+    is unsure there (its looks 6 units apart add 6^2 / 4 to the spread), so the label stands."""
+    people = People.from_coco(_coco(50, seed=10), K)
+    output = _model(people, seed=11)
+    i, j = np.argwhere(people.keypoints[..., 2] == 2)[0]
+    unit = 2 * SCHEMA.sigmas[j] * people.scale[i]  # one sigma unit, in pixels
+    right, left = output.keypoints.copy(), output.keypoints.copy()
+    right[i, j] = people.keypoints[i, j, :2] + (3 * unit, 0)
+    left[i, j] = people.keypoints[i, j, :2] - (3 * unit, 0)
+
+    def displaced(output: ModelOutput) -> list[tuple[int, str]]:
+        found = model_findings(people, SCHEMA, output)
+        return [(f.annotation_id, f.joint) for f in found if f.kind == "displaced"]
+
+    here = (int(people.annotation_ids[i]), SCHEMA.names[j])
+    assert displaced(ModelOutput(right, output.scores, right.copy(), output.scores)) == [here]
+    assert here not in displaced(ModelOutput(right, output.scores, left, output.scores))

@@ -34,7 +34,8 @@ def test_audit_example_runs_as_printed(in_tmp, run_cli) -> None:
     assert code == 0, output
     assert "people (train)" in output and "people (val)" in output and "bone_length" in output
     rows = list(csv.DictReader((in_tmp / "runs/audit/exp/findings.csv").open()))
-    assert json.loads((in_tmp / "runs/audit/exp/findings.json").read_text()) == [
+    written = json.loads((in_tmp / "runs/audit/exp/findings.json").read_text())
+    assert written["findings"] == [
         {
             **r,
             "annotation_id": int(r["annotation_id"]),
@@ -43,6 +44,11 @@ def test_audit_example_runs_as_printed(in_tmp, run_cli) -> None:
         }
         for r in rows
     ]
+    assert {label: s["mode"] for label, s in written["audit"]["splits"].items()} == {
+        "train": "data",
+        "val": "data",
+    }
+    assert "Mode (train): data only (no model)" in output
 
 
 def test_audit_finds_what_was_broken(in_tmp, sample_data, run_cli) -> None:
@@ -95,3 +101,64 @@ def test_sigmas_from_two_files_and_from_predictions(in_tmp, sample_data, run_cli
     assert "Approximation" in output and "APPROXIMATE" in json.loads((in_tmp / "r.json").read_text())["name"]
     code, output = run_cli("sigmas", "a.json")
     assert code == 1 and "two or more annotation files" in output
+
+
+def test_audit_with_a_model_says_which_images_it_memorised(in_tmp, tiny_model_dir, run_cli) -> None:
+    import shutil
+
+    shutil.copytree(tiny_model_dir, in_tmp / "run" / "weights" / "best")
+    (in_tmp / "run" / "args.yaml").write_text("data: sample\n")  # trained on the sample's train split
+    code, output = run_cli(
+        "audit", "sample", "--model", "run/weights/best", "--fix", "swaps", "--device", "cpu"
+    )
+    assert code == 0, output
+    assert "Mode (train): a model trained on these images: it has memorised their labels" in output
+    assert "Mode (val): a model not trained on these images" in output and "--fix swaps:" in output
+    folder = in_tmp / "runs/audit/exp"
+    written = json.loads((folder / "findings.json").read_text())["audit"]
+    assert {k: s["mode"] for k, s in written["splits"].items()} == {"train": "memorised", "val": "held_out"}
+    assert "displaced" in written["kinds"] and (folder / "changes.csv").is_file()
+    assert (folder / "findings.jpg").is_file() == bool(
+        json.loads((folder / "findings.json").read_text())["findings"]
+    )
+
+
+def test_audit_folds_train_inside_the_run_folder(in_tmp, tiny_sample, run_cli) -> None:
+    recipe = (
+        "model: vitpose-t-simple\npretrained: none\ninput_size: 64x48\nepochs: 1\nbatch_size: 4\nworkers: 0\n"
+    )
+    (in_tmp / "tiny.yaml").write_text(recipe)
+    code, output = run_cli(
+        "audit",
+        tiny_sample,
+        "--split",
+        "val",
+        "--folds",
+        "2",
+        "--fold-config",
+        "tiny.yaml",
+        "--device",
+        "cpu",
+    )
+    assert code == 0, output
+    assert "Mode (val): cross-fitted: each image predicted by a model trained on the other folds" in output
+    folds = in_tmp / "runs/audit/exp/folds/val"
+    val_images = [im["id"] for im in json.loads((tiny_sample.parent / "val.json").read_text())["images"]]
+    assert sorted(map(int, json.loads((folds / "assignment.json").read_text()))) == sorted(val_images)
+    assert (folds / "fold2" / "train" / "model" / "weights" / "last" / "posekit.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "vitpose-t", "--folds", "2"), "--model and --folds are alternatives"),
+        (("--folds", "1"), "cross-fitting needs at least 2 folds"),
+        (("--fix", "boxes"), "--fix 'boxes': only swaps can be fixed automatically"),
+        (("--fold-config", "x.yaml"), "--fold-config sets the recipe of the --folds models; add --folds K"),
+        (("--model", "nowhere/at-all-model", "--device", "cpu"), "nowhere/at-all-model"),
+    ],
+)
+def test_audit_model_options_fail_clearly(in_tmp, run_cli, args, message) -> None:
+    code, output = run_cli("audit", "sample", *args)
+    assert code == 1 and message in output and "Traceback" not in output
+    assert not (in_tmp / "runs").exists()

@@ -87,6 +87,30 @@ def test_flip_test_averages_mirrored_heatmaps_with_pairs_swapped(coco: KeypointA
     np.testing.assert_allclose(out.keypoint_scores[0], scores[0], rtol=1e-5)
 
 
+def test_split_views_decode_the_crop_and_its_mirror_image_apart(coco: KeypointAnnotations) -> None:
+    schema = coco.schema
+    weights = torch.rand(schema.num_keypoints, *INPUT, generator=torch.Generator().manual_seed(2))
+    model = _MockPose(schema, weights)
+    out = predict_dataset(model, coco, split_views=True, device="cpu")
+    plain = predict_dataset(model, coco, flip_test=False, device="cpu")
+    np.testing.assert_array_equal(out.keypoints, plain.keypoints)
+    from posekit.data.dataset import TopDownDataset
+
+    item = TopDownDataset(coco, model.processor, train=False)[0]
+    with torch.no_grad():
+        mirrored = model(item["pixel_values"][None].flip(-1))[0].numpy()[schema.flip_index, :, ::-1]
+    points, scores = model.processor.codec.decode(mirrored[None].copy())
+    expected = input_to_image(points, item["center"][None], item["scale"][None], INPUT)
+    np.testing.assert_allclose(out.mirrored_keypoints[0], expected[0], atol=1e-3)
+    np.testing.assert_allclose(out.mirrored_keypoint_scores[0], scores[0], rtol=1e-5)
+    # a model that commutes with the flip sees the same person both ways
+    equivariant = predict_dataset(
+        _MockPose(schema, _equivariant_weights(schema)), coco, split_views=True, device="cpu"
+    )
+    np.testing.assert_allclose(equivariant.mirrored_keypoints, equivariant.keypoints, atol=1e-3)
+    assert plain.mirrored_keypoints is None
+
+
 class _PeakModel(torch.nn.Module):
     """Heatmaps with one Gaussian at heatmap pixel (2, 3) for every keypoint, whatever the input (decoded
     by posekit's decoder, exact next to the border, where the reference's blur pulls points inwards)."""

@@ -218,13 +218,17 @@ class PredictConfig(BaseModel):
     name: PathText = Field("exp", description="run name: runs/predict/<name> (incremented if it exists)")
 
 
-def build_config(config: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Train settings: in increasing priority, the defaults, the sample defaults (no ``data``), a YAML
-    file and ``overrides`` (``None``: the flag was not given). Raises one :class:`ConfigError`."""
+def build_config(
+    config: str | Path | None = None, recipe: dict[str, Any] | None = None, **overrides: Any
+) -> TrainConfig:
+    """Train settings: in increasing priority, the defaults, the ``recipe`` (default: the sample defaults
+    when ``data`` is the sample), a YAML file and ``overrides`` (``None``: the flag was not given). Raises
+    one :class:`ConfigError`."""
     values = {k.replace("-", "_"): v for k, v in overrides.items() if v is not None}
     file_values = _read_yaml(Path(config)) if config is not None else {}
-    if {**file_values, **values}.get("data") in (None, "sample"):
-        file_values = {**SAMPLE_DEFAULTS, **file_values}
+    if recipe is None and {**file_values, **values}.get("data") in (None, "sample"):
+        recipe = SAMPLE_DEFAULTS
+    file_values = {**(recipe or {}), **file_values}
     return build_settings(TrainConfig, config, file_values=file_values, **values)
 
 

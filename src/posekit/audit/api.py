@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +14,66 @@ from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
 from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
 from posekit.data.config import resolve_data
+from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import KeypointSchema
 from posekit.errors import ConfigError, check_number
 
 SPLITS = ("train", "val", "all")
+#: How the labels of a split were judged (:attr:`AuditedSplit.mode`) and what that means for the findings.
+MODES = {
+    "data": "data only (no model)",
+    "memorised": "a model trained on these images: it has memorised their labels, so findings understate",
+    "held_out": "a model not trained on these images",
+    "unknown": "a model of unknown training data: if it saw these images, findings understate",
+    "folds": "cross-fitted: each image predicted by a model trained on the other folds only",
+}
+
+
+@dataclass
+class AuditedSplit:
+    """One audited annotation file: the loaded data, its people, the model's output (None: data only)."""
+
+    dataset: KeypointAnnotations
+    people: People
+    output: ModelOutput | None = None
+
+    @property
+    def mode(self) -> str:
+        """A key of :data:`MODES`."""
+        return "data" if self.output is None else self.output.mode
+
+    def describe(self) -> dict[str, Any]:
+        """What findings.json records about this split."""
+        detail = self.output.detail if self.output is not None else ""
+        return {
+            "file": str(self.dataset.json_path),
+            "people": len(self.people),
+            "mode": self.mode,
+            "meaning": MODES.get(self.mode, self.mode),
+            **({"model": detail} if detail else {}),
+        }
 
 
 @dataclass
 class AuditReport:
-    """Findings (highest score first), the people audited per split, the schema and the kinds checked."""
+    """Findings (highest score first), the people audited per split, the schema and the kinds checked;
+    ``splits``: each audited file (by split label) with its people and the model's output."""
 
     findings: list[Finding]
     people: dict[str, int]
     schema: KeypointSchema
     kinds: tuple[str, ...]
+    splits: dict[str, AuditedSplit] = field(default_factory=dict)
+    min_score: float = MIN_SCORE
+
+    def metadata(self) -> dict[str, Any]:
+        """How the audit was made (findings.json's ``"audit"``): per split its file, people and mode."""
+        return {
+            "schema": self.schema.name,
+            "kinds": list(self.kinds),
+            "min_score": self.min_score,
+            "splits": {label: s.describe() for label, s in self.splits.items()},
+        }
 
 
 def audit(
@@ -61,7 +107,7 @@ def audit(
         spec = getattr(config, name)
         by_file.setdefault(spec.json_path if spec is not None else Path(name), []).append(name)
     findings: list[Finding] = []
-    people: dict[str, int] = {}
+    splits: dict[str, AuditedSplit] = {}
     schema = None
     for names in by_file.values():
         label = "+".join(names)
@@ -69,12 +115,13 @@ def audit(
         schema = dataset.schema
         written = json.loads(dataset.json_path.read_bytes())
         table = People.from_coco(written, schema.num_keypoints, (a.id for a in dataset.annotations))
-        people[label] = len(table)
+        splits[label] = AuditedSplit(dataset, table, None if predict is None else predict(dataset, table))
         found = data_findings(table, schema, min_score)
-        if predict is not None:
-            found += model_findings(table, schema, predict(dataset, table), min_score)
+        if splits[label].output is not None:
+            found += model_findings(table, schema, splits[label].output, min_score)
         findings += [dataclasses.replace(f, split=label) for f in found]
     if schema is None:
         raise ConfigError(f"{config.source}: names no split to audit")
     kinds = DATA_KINDS if predict is None else tuple(dict.fromkeys((*DATA_KINDS, *MODEL_KINDS)))
-    return AuditReport(sort_findings(findings), people, schema, kinds)
+    people = {label: len(s.people) for label, s in splits.items()}
+    return AuditReport(sort_findings(findings), people, schema, kinds, splits, min_score)

@@ -78,8 +78,11 @@ def count_by_kind(findings: Iterable[Finding]) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in (*KINDS, *sorted(set(counts) - set(KINDS)))}
 
 
-def write_findings(folder: str | Path, findings: Iterable[Finding]) -> tuple[Path, Path]:
-    """Write ``findings.csv`` and ``findings.json`` (one row per finding, highest score first)."""
+def write_findings(
+    folder: str | Path, findings: Iterable[Finding], metadata: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """Write ``findings.csv`` and ``findings.json`` (one row per finding, highest score first); the JSON
+    is ``{"audit": metadata, "findings": rows}`` (``metadata``: how the audit was made)."""
     folder = Path(folder)
     rows = [f.to_dict() for f in sort_findings(findings)]
     buffer = io.StringIO()
@@ -88,5 +91,5 @@ def write_findings(folder: str | Path, findings: Iterable[Finding]) -> tuple[Pat
     writer.writerows(rows)
     csv_path, json_path = folder / FINDINGS_CSV, folder / FINDINGS_JSON
     atomic_write_text(csv_path, buffer.getvalue())
-    atomic_write_json(json_path, rows)
+    atomic_write_json(json_path, {"audit": metadata or {}, "findings": rows})
     return csv_path, json_path

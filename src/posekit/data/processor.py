@@ -190,14 +190,18 @@ class TopDownProcessor(BaseModel):
         scores (N, K) float64."""
         heatmaps = _numpy(heatmaps)
         if flipped is not None:
-            if self.flip_index is None:
-                raise ModelError(
-                    "the flip test needs the processor's flip_index (the schema's left/right pairs)"
-                )
-            heatmaps = 0.5 * (heatmaps + flip_heatmaps(_numpy(flipped), self.flip_index))
+            heatmaps = 0.5 * (heatmaps + self.mirror_back(flipped))
         points, scores = self.codec.decode(heatmaps)
         keypoints = input_to_image(points, meta.centers, meta.scales, self.input_size)
         return keypoints, scores.astype(np.float64)
+
+    def mirror_back(self, flipped: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Heatmaps of mirrored crops (N, K, h, w) -> those of the crops themselves: mirrored back and
+        left/right channels exchanged (unshifted: UDP heatmap pixels mirror onto pixels). Decoding them
+        alone gives the mirrored view's keypoints, in the original keypoint order."""
+        if self.flip_index is None:
+            raise ModelError("the flip test needs the processor's flip_index (the schema's left/right pairs)")
+        return np.ascontiguousarray(flip_heatmaps(_numpy(flipped), self.flip_index))
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Targets of one person: keypoints (K, 2) in crop pixels -> heatmaps (K, h, w), weights (K,)."""

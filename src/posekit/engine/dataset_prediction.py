@@ -33,6 +33,9 @@ class DatasetPredictions:
     keypoint_scores: np.ndarray  # (N, K)
     scores: np.ndarray  # (N,) instance scores (the processor's rescoring)
     skipped: dict[str, int] = field(default_factory=dict)  # boxes left out, by reason
+    # with ``split_views``: the mirrored crops' keypoints, mapped back (``keypoints`` are then the crops')
+    mirrored_keypoints: np.ndarray | None = None  # (N, K, 2)
+    mirrored_keypoint_scores: np.ndarray | None = None  # (N, K)
 
     def to_results(
         self,
@@ -63,6 +66,7 @@ def predict_dataset(
     device: str | torch.device | None = "auto",
     workers: int | None = None,
     progress: bool = False,
+    split_views: bool = False,
 ) -> DatasetPredictions:
     """Predict every ground-truth person of ``dataset`` (or every box of ``boxes``, COCO detections).
 
@@ -70,6 +74,10 @@ def predict_dataset(
     makes the crops, runs the flip test (``flip_test``, default: the processor's policy), decodes and
     rescores. ``workers`` (data loading processes) defaults to 0 on CPU (the model needs the cores) and
     up to 8 on a GPU.
+
+    ``split_views``: run the crops and their mirror images (as the flip test does) but decode each on its
+    own instead of averaging: ``keypoints`` are the crops', ``mirrored_keypoints`` the mirror images'
+    (mapped back to the image and the keypoint order), two independent looks at each person.
     """
     device = resolve_device(device)
     if workers is None:
@@ -84,6 +92,8 @@ def predict_dataset(
     columns: dict[str, list[np.ndarray]] = {
         k: [] for k in ("image_id", "annotation_id", "bbox", "box_score", "scale", "keypoints", "scores")
     }
+    if split_views:
+        columns |= {"mirrored_keypoints": [], "mirrored_scores": []}
     try:
         with torch.inference_mode():
             for batch in track(loader, "Predicting", total=len(loader), disable=not progress, transient=True):
@@ -93,8 +103,14 @@ def predict_dataset(
                     np.arange(len(batch["center"])),
                 )
                 pixels = batch["pixel_values"].to(device, dtype)
-                heatmaps, flipped = processor.forward(model, pixels, flip_test)
-                points, scores = processor.postprocess(heatmaps, meta, flipped)
+                heatmaps, flipped = processor.forward(model, pixels, True if split_views else flip_test)
+                if split_views:
+                    points, scores = processor.postprocess(heatmaps, meta)
+                    mirrored, mirrored_scores = processor.postprocess(processor.mirror_back(flipped), meta)
+                    columns["mirrored_keypoints"].append(mirrored)
+                    columns["mirrored_scores"].append(mirrored_scores)
+                else:
+                    points, scores = processor.postprocess(heatmaps, meta, flipped)
                 columns["keypoints"].append(points)
                 columns["scores"].append(scores)
                 columns["scale"].append(meta.scales)
@@ -104,6 +120,7 @@ def predict_dataset(
         model.train(was_training)
     k = model.schema.num_keypoints
     empty = {"keypoints": (0, k, 2), "scores": (0, k), "bbox": (0, 4), "scale": (0, 2)}
+    empty |= {"mirrored_keypoints": (0, k, 2), "mirrored_scores": (0, k)}
     out = {key: np.concatenate(v) if v else np.zeros(empty.get(key, (0,))) for key, v in columns.items()}
     box_scores = out["box_score"].astype(np.float64)
     return DatasetPredictions(
@@ -116,4 +133,6 @@ def predict_dataset(
         keypoint_scores=out["scores"],
         scores=processor.rescore(out["scores"], box_scores),
         skipped=dict(crops.skipped),
+        mirrored_keypoints=out.get("mirrored_keypoints"),
+        mirrored_keypoint_scores=out.get("mirrored_scores"),
     )

@@ -56,7 +56,7 @@ def evaluate_model(
     numbers. ``flip_test`` defaults to the model processor's policy; ``keypoint_ap`` adds one COCO run
     per joint to the per-keypoint table.
     """
-    _check_schemas(model.schema, dataset)
+    check_model_schema(model.schema, dataset)
     check_nms_mode(nms)
     oks_sigmas = dataset.schema.sigmas_array if sigmas is None else np.asarray(sigmas, np.float64)
     predictions = predict_dataset(model, dataset, boxes, flip_test, batch_size, device, workers, progress)
@@ -77,9 +77,10 @@ def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _check_schemas(schema: KeypointSchema, dataset: KeypointAnnotations) -> None:
+def check_model_schema(schema: KeypointSchema, dataset: KeypointAnnotations) -> None:
+    """One :class:`ConfigError` when a model of ``schema`` cannot predict the keypoints of ``dataset``."""
     if schema.num_keypoints != dataset.schema.num_keypoints:
         raise ConfigError(
             f"the model predicts {schema.num_keypoints} keypoints ({schema.name}) but {dataset.json_path} "
-            f"has {dataset.schema.num_keypoints} ({dataset.schema.name}); evaluate a model made for this data"
+            f"has {dataset.schema.num_keypoints} ({dataset.schema.name}); use a model made for this data"
         )
