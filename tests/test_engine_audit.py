@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import TINY_TRAIN
 
 from posekit.audit.people import People
 from posekit.data.config import resolve_data
@@ -15,17 +16,6 @@ from posekit.engine.audit import FoldPredictor, audit_with_model, predict_people
 from posekit.engine.dataset_prediction import predict_dataset
 from posekit.errors import ConfigError
 from posekit.models.vitpose import load_model
-
-#: Fold models that train in seconds.
-TINY_FOLDS = {
-    "model": "vitpose-t-simple",
-    "pretrained": "none",
-    "input_size": "64x48",
-    "batch_size": 4,
-    "epochs": 1,
-    "workers": 0,
-    "device": "cpu",
-}
 
 
 def _people(dataset) -> People:
@@ -73,7 +63,7 @@ def test_the_mode_says_whether_the_model_trained_on_the_images(tiny_sample, tiny
 def test_each_image_is_predicted_by_the_fold_model_that_did_not_see_it(tiny_sample, tmp_path) -> None:
     dataset = resolve_data(tiny_sample).load_split("train")
     people = _people(dataset)
-    predictor = FoldPredictor(2, tmp_path, settings=TINY_FOLDS)
+    predictor = FoldPredictor(2, tmp_path, settings=TINY_TRAIN)
     output = predictor(dataset, people)
     assert output.mode == "folds" and "2 folds of 4 images" in output.detail
     fold_of = predictor.assignment[dataset.json_path]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_TRAIN
 from safetensors.torch import load_file
 
 import posekit
@@ -24,19 +25,7 @@ from posekit.errors import ConfigError
 from posekit.settings import build_config
 
 #: A run of a few seconds: 64x48 crops, batch 4, ~12 steps per epoch, a checkpoint every 4 steps.
-TINY = {
-    "model": "vitpose-t-simple",
-    "pretrained": "none",
-    "input_size": "64x48",
-    "batch_size": 4,
-    "epochs": 2,
-    "lr": 2e-3,
-    "warmup": 3,
-    "workers": 0,
-    "save_every": 4,
-    "device": "cpu",
-    "seed": 3,
-}
+TINY = {**TINY_TRAIN, "epochs": 2, "lr": 2e-3, "warmup": 3, "save_every": 4, "seed": 3}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import TINY_TRAIN
 from safetensors.torch import load_file
 
 from posekit.data.config import resolve_data
@@ -42,14 +43,8 @@ torch.save(
 
 def test_two_processes_share_the_data_and_agree_on_the_weights(sample_data: Path, tmp_path: Path) -> None:
     settings = {
+        **TINY_TRAIN,
         "data": str(sample_data),
-        "model": "vitpose-t-simple",
-        "pretrained": "none",
-        "input_size": "64x48",
-        "batch_size": 4,
-        "epochs": 1,
-        "workers": 0,
-        "device": "cpu",
         "freeze_backbone_epochs": 0,
         "project": str(tmp_path / "runs"),
     }
