@@ -55,6 +55,8 @@ class OnnxRunner:
                 "export it with `posekit export --model DIR --format onnx`"
             )
         self.metadata: dict[str, Any] = json.loads(meta)
+        #: fp32, fp16 or int8, as exported (files exported before posekit recorded it are fp32 or fp16)
+        self.precision: str = self.metadata.get("precision", "fp32")
         self.schema = KeypointSchema.from_dict(self.metadata["schema"])
         self.processor = TopDownProcessor.from_dict(
             {**self.metadata["processor"], "flip_index": tuple(self.schema.flip_index)}, where=str(self.path)
