@@ -13,7 +13,7 @@ import torch
 import posekit
 from posekit.device import resolve_precision
 from posekit.errors import ConfigError, ModelError
-from posekit.inference.keyframes import Keyframes, keypoint_boxes
+from posekit.inference.keyframes import Keyframes
 from posekit.inference.pipeline import LiveStats, latest_only, read_ahead
 from posekit.inference.predictor import Predictor
 from posekit.inference.sources import resolve_source
@@ -55,59 +55,43 @@ def fixed(predictor):
 
 
 # ---------------------------------------------------------------------- boxes from keypoints
-def test_keypoint_boxes_are_the_confident_extent_grown_and_clipped():
-    keypoints = np.array(
-        [
-            [[100.0, 50.0], [140.0, 150.0], [120.0, 90.0], [0.0, 0.0]],  # last joint not confident
-            [[5.0, 10.0], [25.0, 30.0], [15.0, 20.0], [15.0, 25.0]],  # grows past the top-left corner
-            [[50.0, 50.0], [60.0, 60.0], [0.0, 0.0], [0.0, 0.0]],  # 2 of 4 confident: the minimum
-        ]
-    )
-    scores = np.array([[0.9, 0.8, 0.5, 0.1], [0.9] * 4, [0.9, 0.9, 0.0, 0.0]])
-    boxes, ok = keypoint_boxes(keypoints, scores, 0.3, (200, 300), scale=1.25)
-    assert ok.tolist() == [True, True, True]
-    # extent x 100..140, y 50..150 -> centre (120, 100), size 40x100 grown 1.25x -> 50x125
-    np.testing.assert_allclose(boxes[0], [95.0, 37.5, 50.0, 125.0])
-    # extent 5..25 x 10..30, size 25x25 about (15, 20): x from 2.5, y from 7.5 (inside the image)
-    np.testing.assert_allclose(boxes[1], [2.5, 7.5, 25.0, 25.0])
-    _, strict = keypoint_boxes(keypoints, scores, 0.3, (200, 300), min_keypoints=3)
-    assert strict.tolist() == [True, True, False]
-    clipped, _ = keypoint_boxes(keypoints * 2, scores, 0.3, (200, 300), scale=3.0)
-    assert (clipped[:, 0] >= 0).all() and (clipped[:, 1] + clipped[:, 3] <= 200 + 1e-9).all()
-    none, lost = keypoint_boxes(keypoints, np.zeros((3, 4)), 0.3, (200, 300))
-    assert not lost.any() and (none == 0).all()
-
-
-def test_keyframes_schedule_merge_duplicates_and_loss():
+def test_keyframes_schedule_moved_boxes_key_frames_duplicates_and_loss():
     frames = Keyframes(det_every=3, thresholds=0.3, sigmas=np.full(4, 0.1), first=10)
+    assert frames.min_keypoints == 2  # half of the 4 keypoints, rounded up
     assert frames.due(10) and [frames.scheduled(i) for i in range(10, 17)] == [1, 0, 0, 1, 0, 0, 1]
-    first = frames.boxes((np.array([[0.0, 0, 40, 80], [200, 0, 40, 80]]), np.array([0.9, 0.8])))
+    detected = np.array([[0.0, 0, 40, 80], [200, 0, 40, 80]])
+    first = frames.boxes((detected, np.array([0.9, 0.8])))
     assert first.track_ids.tolist() == [-1, -1] and frames.detections == 1
     person = np.array([[10.0, 10.0], [30.0, 70.0], [20.0, 40.0], [20.0, 20.0]])
-    keypoints = np.stack([person, person + [200, 0]])
-    frames.follow(np.array([1, 2]), keypoints, np.full((2, 4), 0.9), np.array([0.9, 0.8]), (100, 300))
+    ids, sure = np.array([1, 2]), np.full((2, 4), 0.9)
+    frames.follow(ids, first.boxes, first.scores, np.stack([person, person + [200, 0]]), sure)
     assert not frames.due(11)  # everyone followed: no early detection
-    between = frames.boxes(None)
-    assert between.track_ids.tolist() == [1, 2] and between.scores.tolist() == [0.9, 0.8]
-    np.testing.assert_allclose(between.boxes[0], [7.5, 2.5, 25.0, 75.0])  # 20x60 about (20, 40), x1.25
-    # key frame: the detection over person 1 takes its id, person 2 (missed) keeps its keypoint box,
-    # and a new person appears
+    unmoved = frames.boxes(None)  # no earlier keypoints yet: the boxes stay where they were
+    assert unmoved.track_ids.tolist() == [1, 2] and unmoved.scores.tolist() == [0.9, 0.8]
+    np.testing.assert_allclose(unmoved.boxes, detected)
+    # person 1's confident joints move by (+4, -2) on average (the last joint, unsure now, is left out)
+    step = np.array([[3.0, -1.0], [5.0, -3.0], [4.0, -2.0], [50.0, 50.0]])
+    scores = np.array([[0.9, 0.9, 0.9, 0.1], [0.9, 0.9, 0.9, 0.9]])
+    frames.follow(ids, unmoved.boxes, unmoved.scores, np.stack([person + step, person + [200, 0]]), scores)
+    moved = frames.boxes(None)
+    np.testing.assert_allclose(moved.boxes, [[4.0, -2.0, 40.0, 80.0], [200.0, 0.0, 40.0, 80.0]])
+    # key frame: the detector says who is there: the detection over person 1 takes its id, a new person
+    # appears, and person 2 (no detection) is gone
     merged = frames.boxes(
-        (np.array([[6.0, 4.0, 28.0, 74.0], [120.0, 0.0, 30.0, 60.0]]), np.array([0.7, 0.6]))
+        (np.array([[6.0, 4.0, 38.0, 74.0], [120.0, 0.0, 30.0, 60.0]]), np.array([0.7, 0.6]))
     )
-    assert merged.track_ids.tolist() == [1, -1, 2]
-    np.testing.assert_allclose(merged.boxes[0], [6.0, 4.0, 28.0, 74.0])
-    np.testing.assert_allclose(merged.boxes[2], between.boxes[1])
+    assert merged.track_ids.tolist() == [1, -1] and merged.scores.tolist() == [0.7, 0.6]
+    np.testing.assert_allclose(merged.boxes, [[6.0, 4.0, 38.0, 74.0], [120.0, 0.0, 30.0, 60.0]])
     # two people with the same pose: the followed one stays, the new one goes, and the next frame is detected
-    keep = frames.distinct(
-        np.array([-1, 1]), np.stack([person, person]), np.full((2, 4), 0.9), merged.boxes[:2]
-    )
+    keep = frames.distinct(np.array([-1, 1]), np.stack([person, person]), np.full((2, 4), 0.9), merged.boxes)
     assert keep.tolist() == [False, True] and frames.due(14)
     frames.boxes((np.zeros((0, 4)), np.zeros(0)))
+    assert not frames.due(14)
+    # one confident joint of 4 (fewer than half): person 2 is lost, the next frame is detected early
     frames.follow(
-        np.array([1, 2]), keypoints, np.array([[0.9] * 4, [0.9, 0.1, 0.1, 0.1]]), np.ones(2), (100, 300)
+        ids, first.boxes, np.ones(2), np.stack([person, person]), np.array([[0.9] * 4, [0.9, 0.1, 0.1, 0.1]])
     )
-    assert frames.due(15) and frames.boxes(None).track_ids.tolist() == [1]  # person 2 lost: detect early
+    assert frames.due(14) and frames.boxes(None).track_ids.tolist() == [1]
 
 
 def test_oks_tracker_keeps_prior_ids_and_matches_the_others_to_unclaimed_tracks():
@@ -149,19 +133,23 @@ class IndexedDetector:
         return out
 
 
-def test_detection_every_n_frames_with_boxes_from_keypoints_between(fixed):
+def test_detection_every_n_frames_with_boxes_moved_by_the_keypoints_between(fixed):
     detector = IndexedDetector(lambda t: 3 if t >= 5 else 2)
     results = list(fixed.predict(marked_frames(12), detector=detector, det_every=4))
     assert detector.calls == [0, 4, 8]  # nobody lost: on schedule
     assert fixed.settings["det_every"] == 4 and fixed.settings["key_frames"] == 3
     assert [len(r) for r in results] == [2] * 8 + [3] * 4  # the third person appears at the next detection
     assert all(sorted(r.track_ids.tolist()) == [1, 2, 3][: len(r)] for r in results)  # ids kept throughout
+    before: dict[int, np.ndarray] = {}  # each track's keypoints on the frame before ``previous``
     for previous, current in zip(results, results[1:], strict=False):
-        if current.index % 4:  # between detections: each box is the last keypoints' extent x 1.25
-            expected, ok = keypoint_boxes(previous.keypoints, previous.keypoint_scores, 0.3, (240, 320))
-            order = [list(previous.track_ids).index(t) for t in current.track_ids]
-            np.testing.assert_allclose(current.boxes, expected[order])
-            assert ok.all()
+        if current.index % 4:  # between detections: each box moved by its person's mean keypoint motion
+            for box, track in zip(current.boxes, current.track_ids.tolist(), strict=True):
+                i = previous.track_ids.tolist().index(track)
+                motion = (previous.keypoints[i] - before[track]).mean(axis=0) if track in before else 0.0
+                np.testing.assert_allclose(
+                    box, previous.boxes[i] + np.r_[motion * np.ones(2), 0, 0], atol=1e-9
+                )
+        before = dict(zip(previous.track_ids.tolist(), previous.keypoints, strict=True))
 
 
 def test_a_lost_person_is_detected_again_on_the_next_frame(fixed):

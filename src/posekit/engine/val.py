@@ -163,8 +163,9 @@ def _video_metrics(
         return {"skipped": "the predictions file has no track_id: video metrics need tracked predictions"}
     else:
         source = "track_id of the predictions file"
-    metrics = evaluate_video(_video_ground_truth(dataset), results)
-    return {**metrics, "track_ids": source}
+    # joints below the confidence threshold are not predictions (PoseTrack submissions leave them out)
+    metrics = evaluate_video(_video_ground_truth(dataset), results, keypoint_threshold=conf)
+    return {**metrics, "track_ids": source, "keypoint_threshold": conf}
 
 
 def _video_ground_truth(dataset: KeypointAnnotations) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class OnnxRunner:
                 "export it with `posekit export --model DIR --format onnx`"
             )
         self.metadata: dict[str, Any] = json.loads(meta)
-        #: fp32, fp16 or int8, as exported (files exported before posekit recorded it are fp32 or fp16)
+        #: fp32, fp16 or int8, as exported (files exported before posekit recorded it read as fp32)
         self.precision: str = self.metadata.get("precision", "fp32")
         self.schema = KeypointSchema.from_dict(self.metadata["schema"])
         self.processor = TopDownProcessor.from_dict(

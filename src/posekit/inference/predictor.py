@@ -36,6 +36,10 @@ from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kin
 
 Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
 
+#: Run the detector in a thread beside the pose model on CPUs too. Off: on a 2-core CPU both models
+#: already use every core (benchmarks/video.py measures both ways: "detection in a thread").
+OVERLAP_ON_CPU = False
+
 
 class HeatmapRunner(Protocol):
     """What the predictor needs from a model: its schema, its processor, its device and precision, and
@@ -312,6 +316,7 @@ class Predictor:
         count = 0
         if det_every > 1:
             tracker = OKSTracker(self.schema.sigmas_array, conf=thresholds)
+            self.settings["tracker"] = "oks (people followed between detections)"
             keyframes = Keyframes(det_every, thresholds, self.schema.sigmas_array, first=src.start)
             ahead = ((f, find([f])[0] if keyframes.scheduled(f.index) else None) for f in frames)
             for frame, detected in self._overlap(ahead, runner):
@@ -330,7 +335,11 @@ class Predictor:
                         people.track_ids[keep],
                     )  # fmt: skip
                 keyframes.follow(
-                    result.track_ids, result.keypoints, result.keypoint_scores, result.box_scores, result.size
+                    result.track_ids,
+                    result.boxes,
+                    result.box_scores,
+                    result.keypoints,
+                    result.keypoint_scores,
                 )
                 yield self._delivered(result, frame)
             self.settings["key_frames"] = keyframes.detections
@@ -361,10 +370,9 @@ class Predictor:
 
     @staticmethod
     def _overlap(items: Iterable[Any], runner: HeatmapRunner) -> Iterator[Any]:
-        """``items`` (detection of the coming frames) computed in a thread ahead of the pose model on a GPU,
-        where the two overlap; in line on a CPU, whose cores the pose model already keeps busy (measured in
-        benchmarks/video.py: no gain on 2 cores)."""
-        if getattr(runner, "device", None) is not None and str(runner.device).startswith("cuda"):
+        """``items`` (the detection of the coming frames) computed in a thread ahead of the pose model on a
+        GPU, where the two overlap, and on a CPU when :data:`OVERLAP_ON_CPU` says so; else in line."""
+        if OVERLAP_ON_CPU or str(getattr(runner, "device", "cpu")).startswith("cuda"):
             return read_ahead(items, depth=2, name="posekit-detect")
         return iter(items)
 

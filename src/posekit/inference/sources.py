@@ -20,7 +20,6 @@ IMAGE_SUFFIXES = (
     ".ppm", ".pxm", ".pnm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".avif",
 )  # fmt: skip
 
-SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray] | Iterator[np.ndarray]
 #: URL schemes of live network streams (OpenCV's FFmpeg backend reads them); http(s) may be a file.
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 
@@ -118,9 +117,15 @@ class Source:
                 yield Frame(read_image(path), path.stem, index, image_id, path)
 
 
+SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray] | Iterator[np.ndarray] | Source
+
+
 def resolve_source(source: SourceLike) -> Source:
     """A :class:`Source` for an image/video path, a folder, a glob, a webcam index, a stream URL, an array,
-    a list (of paths or arrays) or an iterator of RGB arrays (frames in time order)."""
+    a list (of paths or arrays) or an iterator of RGB arrays (frames in time order); a :class:`Source` (e.g.
+    a part, ``select(start, stop)``) as it is."""
+    if isinstance(source, Source):
+        return source
     if isinstance(source, np.ndarray):
         return Source("images", [source], name="image")
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
