@@ -117,28 +117,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes: checks the code runs")
     parser.add_argument("--workers", type=int, default=8, help="training data loader processes")
     args = parser.parse_args(argv)
-    if args.dry_run:
-        device, models, size, batches, steps, workers = (
-            torch.device("cpu"),
-            ["vitpose-t"],
-            (64, 48),
-            [1, 2],
-            2,
-            0,
-        )
-        frames, image_size, train_batch = 3, (120, 160), 2
-    else:
-        if not torch.cuda.is_available():
-            raise SystemExit("no CUDA GPU here: run with --dry-run to check the script on the CPU")
-        device, models, size, steps, workers = (
-            torch.device("cuda"),
-            ["vitpose-s", "vitpose-b"],
-            (256, 192),
-            30,
-            args.workers,
-        )
-        batches = [1, 8, 32, 64, 128, 256]
-        frames, image_size, train_batch, seconds = 100, (480, 640), 64, 1.0
+    if not args.dry_run and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU here: run with --dry-run to check the script on the CPU")
+    device = torch.device("cpu" if args.dry_run else "cuda")
+    models = ["vitpose-t"] if args.dry_run else ["vitpose-s", "vitpose-b"]
+    size = (64, 48) if args.dry_run else (256, 192)
+    batches = [1, 2] if args.dry_run else [1, 8, 32, 64, 128, 256]
+    steps, workers, train_batch = (2, 0, 2) if args.dry_run else (30, args.workers, 64)
+    frames, image_size = (3, (120, 160)) if args.dry_run else (100, (480, 640))
+    seconds = 0.0 if args.dry_run else 1.0  # per inference measurement (at least 3 calls)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run)"
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)

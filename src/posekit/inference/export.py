@@ -24,7 +24,7 @@ import torch
 from posekit.device import Precision, resolve_precision
 from posekit.errors import ConfigError, ModelError
 from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
-from posekit.inference.quantize import DEFAULT_CALIBRATION, calibration_crops, quantize_int8
+from posekit.inference.quantize import DEFAULT_CALIBRATION, RECIPE, calibration_crops, quantize_int8
 from posekit.io import atomic_save, build_once, posekit_home
 
 FORMATS = ("onnx",)
@@ -175,12 +175,13 @@ def _verify(path: Path, model: torch.nn.Module, batch: int, crops: np.ndarray | 
 
 def cached_int8_model(model: Any, calibration: str | Path = DEFAULT_CALIBRATION) -> Path:
     """The int8 ONNX model of ``model`` (a :class:`~posekit.models.vitpose.PoseModel`) calibrated on
-    ``calibration``, built once per weights and calibration under ``$POSEKIT_HOME/int8/``."""
+    ``calibration``, built once per weights, processor, calibration and quantisation recipe under
+    ``$POSEKIT_HOME/int8/``."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    digest.update(json.dumps([model.processor.to_dict(), str(calibration)], sort_keys=True).encode())
+    digest.update(json.dumps([model.processor.to_dict(), str(calibration), RECIPE], sort_keys=True).encode())
     folder = posekit_home() / "int8" / digest.hexdigest()[:16]
 
     def build(tmp: Path) -> None:

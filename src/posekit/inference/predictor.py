@@ -56,7 +56,13 @@ class HeatmapRunner(Protocol):
 
 class TorchRunner:
     """A :class:`~posekit.models.vitpose.PoseModel` on a device in ``precision`` (fp32, bf16 or fp16: the
-    weights are converted, ``model.to(dtype)``), eval mode, numpy in and out."""
+    weights are converted, ``model.to(dtype)``), eval mode, numpy in and out.
+
+    Converted weights rather than ``torch.autocast``: the same AP (sample-trained ViTPose-T on the
+    sample's val split: 92.565 converted, 92.564 autocast, 92.569 fp32), half the weights' memory, no
+    cast of every weight on every call, and faster where measured (ViTPose-S, batch 3, on a CPU without
+    bf16 hardware: 0.37x fp32 against 0.31x; AMX CPUs were not available to measure).
+    """
 
     def __init__(
         self, model: Any, device: str | None = None, name: str = "model", precision: str = "fp32"
