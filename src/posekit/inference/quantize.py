@@ -5,9 +5,9 @@ per-channel int8 weights, after ``quant_pre_process`` (shape inference and graph
 ONNX Runtime quantisation guide asks). Only the matrix products are quantised (MatMul, Conv, Gemm):
 measured on ViTPose, quantising every supported operator (layer norms, additions, ...) was both
 slower (ViTPose-S, batch 3: 1273 ms against 1146; fp32 1304, one thread) and less accurate (the
-sample-trained ViTPose-T's AP 92.42 against 92.64; fp32 92.57). On x86 CPUs without VNNI, ONNX Runtime's u8s8 kernels use
-``VPMADDUBSW``, which can saturate: the guide's remedy, 7-bit weights (``reduce_range``), is applied
-there. Activation ranges are the min/max over the calibration crops: person crops from the
+sample-trained ViTPose-T's AP 92.42 against 92.64; fp32 92.57). On x86 CPUs without VNNI, ONNX
+Runtime's u8s8 kernels use ``VPMADDUBSW``, which can saturate: the guide's remedy, 7-bit weights
+(``reduce_range``), is applied there. Activation ranges are the min/max over the calibration crops: person crops from the
 ground-truth boxes of a data set's train split (default: the built-in sample) or whole images of one
 person each (a folder or glob of images).
 """
