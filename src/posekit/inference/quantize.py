@@ -7,9 +7,9 @@ measured on ViTPose, quantising every supported operator (layer norms, additions
 slower (ViTPose-S, batch 3: 1273 ms against 1146; fp32 1304, one thread) and less accurate (the
 sample-trained ViTPose-T's AP 92.42 against 92.64; fp32 92.57). On x86 CPUs without VNNI, ONNX
 Runtime's u8s8 kernels use ``VPMADDUBSW``, which can saturate: the guide's remedy, 7-bit weights
-(``reduce_range``), is applied there. Activation ranges are the min/max over the calibration crops: person crops from the
-ground-truth boxes of a data set's train split (default: the built-in sample) or whole images of one
-person each (a folder or glob of images).
+(``reduce_range``), is applied there. Activation ranges are the min/max over the calibration crops:
+person crops from the ground-truth boxes of a data set's train split (default: the built-in sample)
+or whole images of one person each (a folder or glob of images).
 """
 
 from __future__ import annotations
