@@ -1,6 +1,6 @@
 """Real-time pose on video: speed (frames/s, ms per stage) and quality (AP, MOTA, ID switches, jitter).
 
-    python benchmarks/video.py --quick          # ~8 min on a quiet 2-core CPU (full run: ~25 min)
+    python benchmarks/video.py --quick          # ~10 min on a quiet 2-core CPU (estimated; full: ~25 min)
     python benchmarks/video.py --only speed     # sections: detectors, precision, speed, quality
     python benchmarks/video.py --threads 1      # PyTorch and ONNX Runtime threads (default: theirs)
 
@@ -456,7 +456,7 @@ def main() -> None:
         if "speed" in sections:
             speed_section(tmp, max(rounds - 1, 1), frames, args.threads)
         if "quality" in sections:
-            quality_section(tmp, 50 if args.quick else None)
+            quality_section(tmp, None)  # the whole clip even with --quick: the accuracy figures need it
 
 
 if __name__ == "__main__":

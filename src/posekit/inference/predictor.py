@@ -36,8 +36,9 @@ from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kin
 
 Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
 
-#: Run the detector in a thread beside the pose model on CPUs too. Off: on a 2-core CPU both models
-#: already use every core (benchmarks/video.py measures both ways: "detection in a thread").
+#: Run the detector in a thread beside the pose model on CPUs too. Off: on the 2-core CPU this was
+#: written on (shared, loaded) it gained nothing consistent (0.61 against 0.56 frames/s with 2 torch
+#: threads, 1.31 against 1.40 with 1); benchmarks/video.py measures both ways ("detection in a thread").
 OVERLAP_ON_CPU = False
 
 
