@@ -1,4 +1,4 @@
-"""Person detector on a tiny randomly initialised RT-DETR (no hub access here)."""
+"""Person detectors on tiny randomly initialised RT-DETR and D-FINE models (no hub access here)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from posekit.errors import ModelError
-from posekit.models.detector import DEFAULT_DETECTOR, PersonDetector, save_random_detector
+from posekit.models.detector import DETECTORS, PersonDetector, detector_source, save_random_detector
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,26 @@ def test_detector_returns_only_person_boxes_above_threshold(detector_dir):
 def test_missing_detector_is_one_clear_error(tmp_path):
     with pytest.raises(ModelError, match="--boxes"):
         PersonDetector(tmp_path / "nowhere")
-    assert DEFAULT_DETECTOR.startswith("PekingU/rtdetr")
+
+
+def test_fast_for_video_accurate_for_images_by_name_or_given():
+    assert detector_source(None, sequence=True) == DETECTORS["fast"] == "ustc-community/dfine-nano-coco"
+    assert detector_source(None, sequence=False) == DETECTORS["accurate"] == "PekingU/rtdetr_r50vd_coco_o365"
+    assert detector_source("accurate", sequence=True) == DETECTORS["accurate"]
+    assert detector_source("fast", sequence=False) == DETECTORS["fast"]
+    assert detector_source("org/other", sequence=True) == "org/other"
+
+
+def test_d_fine_loads_through_the_auto_classes_and_finds_people(tmp_path):
+    """The fast default's architecture (D-FINE: HGNetV2 backbone, RT-DETR's image processor)."""
+    torch.manual_seed(0)
+    directory = save_random_detector(tmp_path / "dfine", "dfine-tiny")
+    detector = PersonDetector(directory, threshold=0.0)
+    assert type(detector.model).__name__ == "DFineForObjectDetection" and detector.person_label == 0
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    ((boxes, scores),) = detector.detect([image])
+    assert len(boxes) > 0 and (np.diff(scores) <= 0).all()
+    assert (boxes[:, 0] + boxes[:, 2] <= 120 + 1e-6).all() and (boxes[:, 1] + boxes[:, 3] <= 90 + 1e-6).all()
 
 
 def test_detector_without_person_class_is_refused(tmp_path, detector_dir):

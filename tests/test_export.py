@@ -45,7 +45,7 @@ def test_onnx_predict_gives_the_pytorch_results(tiny_model_dir, exported, shared
         assert np.median(np.abs(a.keypoints - b.keypoints)) < 0.05
 
 
-def test_fixed_batch_and_half_exports(tiny_model_dir, tmp_path):
+def test_fixed_batch_and_fp16_exports(tiny_model_dir, tmp_path):
     fixed = posekit.export(tiny_model_dir, output=tmp_path / "b2.onnx", batch=2)
     runner = OnnxRunner(fixed.path)
     assert runner.fixed_batch == 2
@@ -53,9 +53,30 @@ def test_fixed_batch_and_half_exports(tiny_model_dir, tmp_path):
     with torch.no_grad():
         expected = load_model(tiny_model_dir).eval()(torch.from_numpy(x)).numpy()
     assert np.abs(runner(x) - expected).max() < 1e-4
-    half = posekit.export(tiny_model_dir, output=tmp_path / "half.onnx", half=True)
+    half = posekit.export(tiny_model_dir, output=tmp_path / "half.onnx", precision="fp16")
     assert half.max_abs_diff < 1e-2 and half.path.stat().st_size < 0.6 * fixed.path.stat().st_size
-    assert OnnxRunner(half.path)(x[:1]).dtype == np.float32
+    assert OnnxRunner(half.path)(x[:1]).dtype == np.float32 and OnnxRunner(half.path).precision == "fp16"
+    assert fixed.precision == "fp32" and OnnxRunner(fixed.path).precision == "fp32"
+
+
+def test_int8_export_is_quantised_on_calibration_crops(tiny_model_dir, tiny_sample, tmp_path):
+    int8 = posekit.export(
+        tiny_model_dir, output=tmp_path / "int8.onnx", precision="int8", calibration=tiny_sample
+    )
+    graph = onnx.load(str(int8.path))
+    ops = {node.op_type for node in graph.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # QDQ format
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}[METADATA_KEY])
+    assert meta["precision"] == "int8" and meta["calibration"]["source"] == str(tiny_sample)
+    assert meta["calibration"]["crops"] > 0 and meta["schema"]["names"][0] == "nose"
+    runner = OnnxRunner(int8.path)
+    assert runner.precision == "int8" and runner.fixed_batch == 1
+    x = np.random.default_rng(2).standard_normal((3, 3, 64, 48)).astype(np.float32)
+    with torch.no_grad():
+        expected = load_model(tiny_model_dir).eval()(torch.from_numpy(x)).numpy()
+    heatmaps = runner(x)
+    # quantised, not equal, but the same function: close relative to the heatmaps' spread
+    assert heatmaps.shape == expected.shape and 0 < np.abs(heatmaps - expected).mean() < 0.2 * expected.std()
 
 
 def test_export_errors(tiny_model_dir, tmp_path):
@@ -63,6 +84,8 @@ def test_export_errors(tiny_model_dir, tmp_path):
         posekit.export(tiny_model_dir, format="tflite")
     with pytest.raises(ConfigError, match=".onnx"):
         posekit.export(tiny_model_dir, output=tmp_path / "model.bin")
+    with pytest.raises(ConfigError, match="no bf16 kernels"):
+        posekit.export(tiny_model_dir, output=tmp_path / "bf16.onnx", precision="bf16")
     with pytest.raises(ModelError, match="does not exist"):
         posekit.load(tmp_path / "missing.onnx")
     plain = tmp_path / "plain.onnx"

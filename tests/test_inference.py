@@ -8,8 +8,10 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import posekit
+from posekit.device import resolve_precision
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.predictor import parse_conf
 from posekit.inference.video import VideoReader, VideoWriter
@@ -198,9 +200,11 @@ def test_bytetrack_ids_are_stable_on_a_generated_video_with_a_detector(predictor
     path, true_boxes = figure_video
     detector = FakeDetector(true_boxes)
     results = list(
-        predictor.predict(path, detector=detector, track=True, batch=4, save=True, project=tmp_path)
+        predictor.predict(
+            path, detector=detector, det_every=1, track=True, batch=4, save=True, project=tmp_path
+        )
     )
-    assert len(results) == 12
+    assert len(results) == 12 and predictor.settings["tracker"] == "bytetrack"
     assert (results[0].track_ids == -1).all()  # ByteTrack confirms a track on its second frame
     identity = {}
     for r, order in zip(results[1:], detector.order[1:], strict=True):
@@ -331,6 +335,8 @@ def test_cli_predict_writes_a_run_and_reports_errors(tiny_model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "predict" / "demo"
     assert "2 image(s)/frame(s), 2 person(s)" in result.output and str(run) in result.output
+    precision = resolve_precision("auto", torch.device("cpu"))  # bf16 on AMX CPUs, else fp32
+    assert f"precision: {precision}, flip test: True, boxes: full, det every: 1" in result.output
     assert sorted(p.name for p in run.iterdir()) == ["000.jpg", "001.jpg", "predictions.json"]
     assert {e["image_id"] for e in json.loads((run / "predictions.json").read_text())} == {0, 1}
     bad = CliRunner().invoke(app, [*args, "--conf", "0.3,elbow=0.5", "--project", str(tmp_path / "runs")])

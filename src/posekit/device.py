@@ -1,14 +1,36 @@
-"""Where a model runs: ``auto`` / ``cpu`` / ``cuda[:N]``, checked once with one clear message."""
+"""Where a model runs and in which number format: ``auto`` / ``cpu`` / ``cuda[:N]`` and ``auto`` / ``fp32`` /
+``bf16`` / ``fp16`` / ``int8``, each decided here once (predict, val and export call these) with one
+clear message."""
 
 from __future__ import annotations
 
-import torch
+import importlib.util
+import logging
+from typing import TYPE_CHECKING, Literal
 
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:  # torch is imported when used: the settings (and the CLI's --help) need only the names
+    import torch
+
+logger = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "fp16", "int8"]
+PrecisionSetting = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+EXPORT_EXTRA = "pip install 'posekit[export]'"
+
+
+def torch_dtype(precision: Precision) -> torch.dtype:
+    """The torch dtype of a floating-point precision (int8 runs on ONNX Runtime, not in torch)."""
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"``/None -> CUDA when available, else CPU; anything else as torch reads it."""
+    import torch
+
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -18,3 +40,54 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use --device cpu")
     return resolved
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX512-BF16). Elsewhere torch emulates
+    bf16 and it is several times slower than fp32 (7x for ViTPose-S on an AVX2-only EPYC, measured)."""
+    import torch
+
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def resolve_precision(
+    precision: str | None, device: torch.device, runtime: Literal["torch", "onnx"] = "torch"
+) -> Precision:
+    """The number format to run in. ``auto``/None: for PyTorch, bf16 on a CPU with AMX/AVX512-BF16 and on
+    GPUs that support it, fp16 on other GPUs, else fp32; for an ONNX export, fp32 (the format every
+    runtime runs fast; ask for fp16 or int8). int8 is ONNX Runtime's static quantisation and needs
+    onnxruntime. Formats that run but run slowly here are allowed with a warning; impossible ones raise
+    one :class:`ConfigError`."""
+    import torch
+
+    device = torch.device(device)
+    if precision is None or precision == "auto":
+        if runtime == "onnx":
+            return "fp32"
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    if precision not in ("fp32", "bf16", "fp16", "int8"):
+        raise ConfigError(f"--precision {precision!r} is unknown; choose auto, fp32, bf16, fp16 or int8")
+    if precision == "int8":
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise ModelError(
+                "--precision int8 quantises the model with ONNX Runtime, which is not installed: "
+                + EXPORT_EXTRA
+            )
+        if device.type != "cpu":
+            raise ConfigError(
+                "--precision int8 runs on the CPU (ONNX Runtime's quantised kernels); "
+                "on a GPU use bf16 or fp16"
+            )
+    elif precision == "bf16" and runtime == "onnx":
+        raise ConfigError("ONNX Runtime has no bf16 kernels for most operators; export fp32, fp16 or int8")
+    elif precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"this GPU ({torch.cuda.get_device_name(device)}) has no bf16; use fp16 or fp32")
+    elif precision == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
+        logger.warning(
+            "this CPU has no bf16 hardware (AMX / AVX512-BF16): bf16 runs several times slower than fp32"
+        )
+    elif precision == "fp16" and device.type == "cpu" and runtime == "torch":
+        logger.warning("fp16 on the CPU is emulated by PyTorch and slow; fp32 (or int8) is faster here")
+    return precision  # type: ignore[return-value]

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from posekit.data.yaml_file import load_yaml
+from posekit.device import PrecisionSetting
 from posekit.errors import ConfigError
 from posekit.inference.smoothing import OneEuroParams, SavgolParams
 
@@ -41,6 +42,22 @@ SAMPLE_DEFAULTS: dict[str, Any] = {
 
 #: The ViTPose recipe: AdamW lr 5e-4 for a total batch of 512, scaled linearly with the batch size.
 BASE_LR, BASE_BATCH = 5e-4, 512
+
+#: Videos and live sources: the detector runs on every DET_EVERY-th frame (and early when someone is
+#: lost); chosen by measurement in benchmarks/video.py (speed vs ID switches vs AP on the video sample).
+DET_EVERY = 5
+#: The flip test on videos and live sources (and ``posekit val`` on video data): off, as it doubles the
+#: pose model's time; still images (and ``posekit val`` on them) follow the model's processor (on).
+VIDEO_FLIP_TEST = False
+
+
+def flip_test(flip: bool | None, processor_flip_test: bool, sequence: bool) -> bool:
+    """The flip test of a run: ``flip`` when given, else :data:`VIDEO_FLIP_TEST` for videos (and video
+    data), else the model processor's policy. predict and val decide it here, so they agree."""
+    if flip is not None:
+        return flip
+    return VIDEO_FLIP_TEST if sequence else processor_flip_test
+
 
 #: What a valid value looks like, for fields whose pydantic message would be unhelpful.
 _EXPECTED = {
@@ -173,7 +190,14 @@ class ValConfig(BaseModel):
     box_conf: float = Field(0.0, ge=0, le=1, description="keep detection boxes scoring at least this")
     split: Literal["train", "val"] = Field("val", description="data split")
     batch_size: int = Field(32, ge=1, description="people per forward pass")
-    flip: bool | None = Field(None, description="flip test (default: the model's processor policy)")
+    flip: bool | None = Field(
+        None,
+        description="flip test (default: the model's processor policy; off on video data, as in predict)",
+    )
+    precision: PrecisionSetting = Field(
+        "auto", description="auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
+    )
+    calibration: PathText = Field("sample", description="int8: data set or person images to calibrate on")
     decode: Literal["posekit", "reference"] | None = Field(
         None, description="heatmap decoder (default: the model's; 'reference' = mmpose's DARK-UDP)"
     )
@@ -198,13 +222,32 @@ class PredictConfig(BaseModel):
     boxes: Any = Field(
         None, description="'detector' (default), 'full', a COCO detections/annotations JSON, or arrays"
     )
-    detector: Any = Field(None, description="person detector: hub id, directory or object with detect()")
+    detector: Any = Field(
+        None,
+        description="person detector: fast | accurate | hub id | directory (default: fast for videos, "
+        "accurate for images)",
+    )
     det_conf: float = Field(0.5, ge=0, le=1, description="minimum person box score")
+    det_every: int | None = Field(
+        None,
+        ge=1,
+        description=f"videos: detect every N frames, boxes from keypoints between (default: {DET_EVERY} with "
+        "the detector, 1 with boxes files)",
+    )
     conf: float | str | dict[str, float] = Field(
         0.3, description="keypoint threshold, per joint with '0.3,left_wrist=0.5'"
     )
     batch: int = Field(8, ge=1, description="crops per model call (and frames read ahead)")
-    flip: bool | None = Field(None, description="flip test (default: the model's processor policy)")
+    flip: bool | None = Field(
+        None, description="flip test (default: the model's processor policy for images, off for videos)"
+    )
+    precision: PrecisionSetting = Field(
+        "auto", description="auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
+    )
+    calibration: PathText = Field("sample", description="int8: data set or person images to calibrate on")
+    live: bool | None = Field(
+        None, description="drop frames the model has no time for (default: webcams and stream URLs)"
+    )
     track: bool | Literal["bytetrack", "oks"] = Field(False, description="track ids across frames")
     smooth: Literal["online", "offline"] | None = Field(
         None, description="temporal smoothing (implies track)"

@@ -23,7 +23,19 @@ def export_command(
         bool, typer.Option("--dynamic-batch", help="Leave the batch size free.")
     ] = False,
     batch: Annotated[int, typer.Option(min=1, help="Fixed batch size (without --dynamic-batch).")] = 1,
-    half: Annotated[bool, typer.Option("--half", help="fp16 weights (inputs/outputs stay float32).")] = False,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 (auto), fp16 (weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
+            "quantisation, calibrated on --calibration)."
+        ),
+    ] = "auto",
+    calibration: Annotated[
+        str,
+        typer.Option(
+            help="int8: a data set (sample, data YAML, COCO JSON) or person images to calibrate on."
+        ),
+    ] = "sample",
     opset: Annotated[int, typer.Option(min=14, help="ONNX opset.")] = 17,
 ) -> None:
     """Export a pose model to ONNX with its keypoint schema and preprocessing in the file's metadata."""
@@ -35,14 +47,15 @@ def export_command(
         format=format,
         output=output,
         dynamic_batch=dynamic_batch,
-        half=half,
+        precision=precision,
         opset=opset,
         batch=batch,
+        calibration=calibration,
     )
     size_mb = result.path.stat().st_size / 1e6
     batch_text = "dynamic" if result.dynamic_batch else str(batch)
     Console(soft_wrap=True, highlight=False).print(
         f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, opset {result.opset}, batch {batch_text}"
-        f"{', fp16' if result.half else ''}); max |heatmap diff| vs PyTorch: {result.max_abs_diff:.1e}. "
+        f", {result.precision}); max |heatmap diff| vs PyTorch: {result.max_abs_diff:.1e}. "
         f"Run it with: posekit predict --model {result.path} --source IMAGE"
     )

@@ -31,7 +31,10 @@ def predict_command(
         str, typer.Option(help="Model: a directory, hub id, preset (vitpose-b) or exported .onnx.")
     ],
     source: Annotated[
-        str, typer.Option(help="Image, folder, glob ('dir/*.jpg'), video (mp4/avi/mov) or webcam index.")
+        str,
+        typer.Option(
+            help="Image, folder, glob ('dir/*.jpg'), video (mp4/avi/mov), webcam index or stream URL (rtsp://)."
+        ),
     ],
     pretrained: Annotated[
         str, typer.Option(help="Weights of a preset: auto (hub), none (random), a path or hub id.")
@@ -42,9 +45,13 @@ def predict_command(
     boxes: Annotated[str | None, typer.Option(help=_help("boxes"))] = None,
     detector: Annotated[str | None, typer.Option(help=_help("detector"))] = None,
     det_conf: Annotated[float | None, typer.Option(help=_help("det_conf"))] = None,
+    det_every: Annotated[int | None, typer.Option(help=_help("det_every"))] = None,
     conf: Annotated[str | None, typer.Option(help=_help("conf"))] = None,
     batch: Annotated[int | None, typer.Option(help=_help("batch"))] = None,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
+    precision: Annotated[str | None, typer.Option(help=_help("precision"))] = None,
+    calibration: Annotated[str | None, typer.Option(help=_help("calibration"))] = None,
+    live: Annotated[bool | None, typer.Option("--live/--no-live", help=_help("live"))] = None,
     save: Annotated[
         bool, typer.Option(help="Write drawn images / videos (mp4, source fps and size).")
     ] = True,
@@ -87,8 +94,9 @@ def predict_command(
         return {k: v for k, v in values.items() if v is not None}
 
     options = given(
-        boxes=boxes, detector=detector, det_conf=det_conf, conf=conf, batch=batch, flip=flip, project=project,
-        name=name, smooth=smooth,
+        boxes=boxes, detector=detector, det_conf=det_conf, det_every=det_every, conf=conf, batch=batch,
+        flip=flip, precision=precision, calibration=calibration, live=live, project=project, name=name,
+        smooth=smooth,
         one_euro=OneEuroParams(**given(min_cutoff=min_cutoff, beta=beta)),
         savgol=SavgolParams(**given(window=window, polyorder=polyorder, max_gap=max_gap)),
     )  # fmt: skip
@@ -112,6 +120,14 @@ def predict_command(
     save_dir = predictor.save_dir
     where = f" Results in [bold]{save_dir}[/]" if save or save_json else ""
     console.print(f"{stopped}{frames} image(s)/frame(s), {people} person(s).{where}")
+    console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items()))
+    if predictor.live_stats is not None:
+        live_stats = predictor.live_stats.summary()
+        console.print(
+            f"Live: {live_stats['delivered']} of {live_stats['read']} frames handled "
+            f"({live_stats['dropped']} dropped to keep up), latency {live_stats['latency_ms_mean']} ms mean, "
+            f"{live_stats['latency_ms_p95']} ms p95"
+        )
     if save_dir is not None and (save_dir / "jitter.json").is_file():
         _print_jitter(console, save_dir / "jitter.json")
 

@@ -29,6 +29,8 @@ def val_command(
     split: Annotated[str | None, typer.Option(help=_help("split") + " (val | train)")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help=_help("batch_size"))] = None,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
+    precision: Annotated[str | None, typer.Option(help=_help("precision"))] = None,
+    calibration: Annotated[str | None, typer.Option(help=_help("calibration"))] = None,
     decode: Annotated[str | None, typer.Option(help=_help("decode"))] = None,
     conf: Annotated[float | None, typer.Option(help=_help("conf"))] = None,
     sigmas: Annotated[str | None, typer.Option(help=_help("sigmas"))] = None,
@@ -42,7 +44,8 @@ def val_command(
     name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of these settings; flags given win.")] = None,
 ) -> None:
-    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy; writes runs/val/<name>/.
+    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy (and MOTA, ID switches, IDF1,
+    jitter on video data with track ids); writes runs/val/<name>/.
 
     Try: posekit val --model vitpose-t --pretrained none --data sample
     """

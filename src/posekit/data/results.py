@@ -238,6 +238,7 @@ def _parse_result(
         "category_id": category_id,
         "keypoints": [float(v) for v in keypoints],
         "score": float(score),
+        **({"track_id": entry["track_id"]} if "track_id" in entry else {}),  # video metrics check it
     }, None
 
 

@@ -85,7 +85,7 @@ def predict_dataset(
     processor = model.processor
     crops = TopDownDataset(dataset, processor, boxes=boxes, train=False)
     loader = DataLoader(crops, batch_size=batch_size, num_workers=workers, collate_fn=collate)
-    dtype = next(model.parameters()).dtype
+    dtype = next((p.dtype for p in model.parameters()), torch.float32)  # an ONNX Runtime model has none
     model.to(device)
     was_training = model.training
     model.eval()

@@ -1,6 +1,12 @@
 """``posekit val``: a model or a COCO keypoint results file on a data split, printed and written to a run
 folder (metrics.json with the error breakdown, per_keypoint.csv/png, pr_curve.png, predictions.json,
-worst_people.jpg, report.html)."""
+worst_people.jpg, report.html).
+
+Data with track ids (PoseTrack-style video ground truth, e.g. ``sample-video``) also get the video
+metrics (:func:`posekit.metrics.video.evaluate_video`) under ``"video"`` in metrics.json: of the
+results file's ``track_id``s, or, for a model, of its predictions tracked frame by frame with the
+predictor's tracker for given boxes (OKS matching; the ground-truth ids are not used).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +22,7 @@ from rich.markup import escape
 from posekit.data.records import KeypointAnnotations
 from posekit.data.results import Detections, load_detections, load_results
 from posekit.data.sigmas import parse_sigmas
-from posekit.device import resolve_device
+from posekit.device import resolve_device, resolve_precision, torch_dtype
 from posekit.engine.evaluator import evaluate_model
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json
@@ -26,7 +33,10 @@ from posekit.report.files import write_report
 from posekit.report.html import write_html_report
 from posekit.report.worst_people import save_worst_people
 from posekit.runs import new_run_dir
-from posekit.settings import ValConfig, build_settings
+from posekit.settings import ValConfig, build_settings, flip_test
+
+#: The video metrics printed (all of evaluate_video's are written to metrics.json).
+VIDEO_KEYS = ("MOTA", "MOTP", "id_switches", "IDF1", "jitter")
 
 
 def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
@@ -47,12 +57,15 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         raise ConfigError("--boxes needs --model: a predictions file already holds its people")
     from posekit.data.config import resolve_data
 
-    resolve_device(cfg.device)  # a wrong device fails before anything slow
+    device = resolve_device(cfg.device)  # a wrong device or precision fails before anything slow
+    precision = resolve_precision(cfg.precision, device) if cfg.model is not None else None
     # scoring a results file needs only the annotations (pycocotools reads no image)
     dataset = resolve_data(cfg.data).load_split(cfg.split, require_images=cfg.predictions is None)
     gt = dataset.to_coco_dict()
+    video = any("track_id" in a.extra for a in dataset.annotations)
     override = parse_sigmas(cfg.sigmas, dataset.schema)
     detections = model = None
+    flip = None
     if cfg.predictions is not None:
         results = load_results(
             cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
@@ -67,7 +80,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             box_source=box_source,
         )
     else:
-        model = _model(cfg)
+        model = _model(cfg, precision)
+        flip = flip_test(cfg.flip, model.processor.flip_test, video)
         if cfg.boxes is not None:
             detections = load_detections(cfg.boxes, dataset.images, dataset.category_id, cfg.box_conf)
             box_source = (
@@ -79,7 +93,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             model,
             dataset,
             detections.boxes if detections else None,
-            cfg.flip,
+            flip,
             cfg.batch_size,
             cfg.device,
             cfg.workers,
@@ -92,8 +106,10 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             progress=cfg.verbose,
         )
 
+    if video:
+        report.metrics["video"] = _video_metrics(dataset, results, cfg.predictions is None, cfg.conf)
     run_dir = new_run_dir(cfg.project, "val", cfg.name)
-    report.metrics["run"] = _run_info(cfg, dataset, model, detections)
+    report.metrics["run"] = _run_info(cfg, dataset, model, detections, flip, precision)
     errors = error_breakdown(gt, results, dataset.schema, override)
     report.metrics["errors"] = errors.to_dict()
     write_report(report, run_dir)
@@ -112,26 +128,123 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     )
     if cfg.verbose:
         print_report(report, console)
+        _print_video(report.metrics.get("video"), console)
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
         console.print(f"Report: {page}", highlight=False, soft_wrap=True)
     return {**report.metrics, "save_dir": str(run_dir)}
 
 
-def _model(cfg: ValConfig) -> torch.nn.Module:
-    """The model to evaluate, with the decoder asked for (``--decode``) in its processor."""
+def _model(cfg: ValConfig, precision: str | None) -> torch.nn.Module:
+    """The model to evaluate in ``precision``, with the decoder asked for (``--decode``) in its processor."""
     from posekit.models.vitpose import load_model
 
     model = cfg.model
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, pretrained=cfg.pretrained)
+    if precision == "int8":
+        from posekit.inference.export import cached_int8_model
+        from posekit.inference.onnx_runtime import OnnxRunner
+
+        model = _OnnxModel(OnnxRunner(cached_int8_model(model, cfg.calibration)))
+    elif precision not in (None, "fp32"):
+        model = copy.deepcopy(model).to(torch_dtype(precision))  # the caller's model stays as it is
     if cfg.decode is not None and cfg.decode != model.processor.decode:
         model = copy.copy(model)  # the caller's model keeps its processor
         model.processor = model.processor.updated(decode=cfg.decode)
     return model
 
 
+class _OnnxModel(torch.nn.Module):
+    """An ONNX Runtime model where the evaluator wants a PoseModel: tensors in and out, schema, processor."""
+
+    def __init__(self, runner: Any) -> None:
+        super().__init__()
+        self.runner, self.schema, self.processor = runner, runner.schema, runner.processor
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.runner(pixel_values.float().cpu().numpy()))
+
+
+def _video_metrics(
+    dataset: KeypointAnnotations, results: list[dict[str, Any]], track: bool, conf: float
+) -> dict[str, Any]:
+    """evaluate_video's metrics of ``results`` (tracked here first when they come from a model)."""
+    from posekit.metrics.video import evaluate_video
+
+    if track:
+        results = _tracked(dataset, results, conf)
+        source = "model predictions on ground-truth boxes, tracked by OKS matching (the predictor's tracker)"
+    elif not any("track_id" in row for row in results):
+        return {"skipped": "the predictions file has no track_id: video metrics need tracked predictions"}
+    else:
+        source = "track_id of the predictions file"
+    # joints below the confidence threshold are not predictions (PoseTrack submissions leave them out)
+    metrics = evaluate_video(_video_ground_truth(dataset), results, keypoint_threshold=conf)
+    return {**metrics, "track_ids": source, "keypoint_threshold": conf}
+
+
+def _video_ground_truth(dataset: KeypointAnnotations) -> dict[str, Any]:
+    """The COCO dict of a video data set with what the video metrics read: images' ``vid_id``, ``frame_id``,
+    ``is_labeled`` and ignore regions, people's ``track_id`` and ``bbox_head``."""
+    gt = dataset.to_coco_dict()
+    for image in gt["images"]:
+        image.update(dataset.images[image["id"]].extra)
+    extras = {a.id: a.extra for a in dataset.annotations}
+    for ann in gt["annotations"]:
+        ann.update(extras[ann["id"]])
+    return gt
+
+
+def _tracked(
+    dataset: KeypointAnnotations, results: list[dict[str, Any]], conf: float
+) -> list[dict[str, Any]]:
+    """Copies of ``results`` with a ``track_id`` from an OKS tracker run over each video's frames in order."""
+    from posekit.inference.tracking import OKSTracker
+
+    k = dataset.schema.num_keypoints
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for row in results:
+        by_image.setdefault(row["image_id"], []).append(dict(row))
+    videos: dict[Any, list[Any]] = {}
+    for image in dataset.images.values():
+        videos.setdefault(image.extra.get("vid_id"), []).append(image)
+    tracked = []
+    for frames in videos.values():
+        tracker = OKSTracker(dataset.schema.sigmas_array, conf=conf)
+        for image in sorted(frames, key=lambda im: (im.extra.get("frame_id", im.id), im.id)):
+            rows = by_image.get(image.id, [])
+            xyv = np.array([row["keypoints"] for row in rows], np.float64).reshape(len(rows), k, 3)
+            boxes = np.array([_box(points) for points in xyv]).reshape(-1, 4)
+            ids = tracker.update(boxes, np.ones(len(rows)), xyv[..., :2], xyv[..., 2])
+            for row, track in zip(rows, ids.tolist(), strict=True):
+                row["track_id"] = int(track)
+            tracked += rows
+    return tracked
+
+
+def _box(points: np.ndarray) -> list[float]:
+    """The xywh extent of a person's keypoints (the tracker's scale and fallback)."""
+    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+    return [*low.tolist(), *(high - low).tolist()]
+
+
+def _print_video(video: dict[str, Any] | None, console: Console) -> None:
+    if video is None:
+        return
+    if "skipped" in video:
+        console.print(f"[yellow]note:[/] video metrics skipped: {video['skipped']}")
+        return
+    values = ", ".join(f"{key} {video[key]:.4g}" for key in VIDEO_KEYS)
+    console.print(f"Video ({video['num_videos']} video(s), {video['num_frames']} frames): {values}")
+
+
 def _run_info(
-    cfg: ValConfig, dataset: KeypointAnnotations, model: Any, detections: Detections | None
+    cfg: ValConfig,
+    dataset: KeypointAnnotations,
+    model: Any,
+    detections: Detections | None,
+    flip: bool | None,
+    precision: str | None,
 ) -> dict[str, Any]:
     """What metrics.json records about how the figures were made."""
     info: dict[str, Any] = {"data": cfg.data, "split": cfg.split, "annotations_file": str(dataset.json_path)}
@@ -142,7 +255,8 @@ def _run_info(
         **info,
         "model": str(cfg.model if isinstance(cfg.model, str | Path) else type(cfg.model).__name__),
         "boxes": detections.summary() if detections else {"source": "ground-truth"},
-        "flip_test": processor.flip_test if cfg.flip is None else cfg.flip,
+        "flip_test": flip,
+        "precision": precision,
         "processor": processor.to_dict(),
         "instance_score": f"box score x mean of keypoint scores above {processor.keypoint_threshold:g}",
         "nms": {

@@ -2,13 +2,16 @@
 
 Uses torch's TorchScript-based exporter (``torch.onnx.export(dynamo=False)``): with torch 2.13 it
 exports transformers' VitPose (eager or SDPA attention) exactly (max heatmap difference ~1e-7), while
-the dynamo exporter needs the extra ``onnxscript`` package. Every export is checked against PyTorch
-on a random batch before it is written.
+the dynamo exporter needs the extra ``onnxscript`` package. fp32 and fp16 exports are checked against
+PyTorch on a random batch before they are written; int8 exports (:mod:`posekit.inference.quantize`) are
+compared on the calibration crops and the difference reported (quantisation changes heatmaps by design:
+its cost is measured as AP, see ``benchmarks/video.py``).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -18,21 +21,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from posekit.device import Precision, resolve_precision
 from posekit.errors import ConfigError, ModelError
 from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
-from posekit.io import atomic_save
+from posekit.inference.quantize import DEFAULT_CALIBRATION, RECIPE, calibration_crops, quantize_int8
+from posekit.io import atomic_save, build_once, posekit_home
 
 FORMATS = ("onnx",)
-#: Largest heatmap difference accepted between ONNX Runtime and PyTorch (fp32; fp16 exports: 1e-2).
-TOLERANCE = {False: 1e-4, True: 1e-2}
+#: Largest heatmap difference accepted between ONNX Runtime and PyTorch (int8: reported, not checked).
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2, "int8": float("inf")}
 
 
 @dataclass
 class ExportResult:
     path: Path
-    max_abs_diff: float  # ONNX Runtime vs PyTorch heatmaps on a random batch (CPU, fp32 reference)
+    max_abs_diff: float  # ONNX Runtime vs PyTorch heatmaps (CPU, fp32 reference)
     dynamic_batch: bool
-    half: bool
+    precision: Precision
     opset: int
 
 
@@ -53,16 +58,19 @@ def export(
     format: str = "onnx",
     output: str | Path | None = None,
     dynamic_batch: bool = False,
-    half: bool = False,
+    precision: str = "auto",
     opset: int = 17,
     batch: int = 1,
+    calibration: str | Path = DEFAULT_CALIBRATION,
 ) -> ExportResult:
     """Export ``model`` (a directory, hub id, preset with ``pretrained`` weights, or :class:`PoseModel`)
     to ``output`` (default: ``model.onnx`` in the model directory, else ``<name>.onnx`` here).
 
-    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch``); ``half`` stores
-    fp16 weights (inputs and outputs stay float32). Raises :class:`ModelError` when ONNX Runtime's
-    heatmaps differ from PyTorch's by more than :data:`TOLERANCE`.
+    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch``). ``precision``:
+    ``fp32`` (``auto``), ``fp16`` weights (inputs and outputs stay float32) or ``int8`` (static
+    quantisation with activation ranges measured on ``calibration``: a data set, default the built-in
+    sample, or a folder/glob of person images). Raises :class:`ModelError` when ONNX Runtime's heatmaps
+    differ from PyTorch's by more than :data:`TOLERANCE`.
     """
     from posekit.models.vitpose import PoseModel, load_model
 
@@ -70,6 +78,7 @@ def export(
         raise ConfigError(f"--format {format!r} is not supported; choose one of {list(FORMATS)}")
     if batch < 1:
         raise ConfigError(f"--batch must be >= 1, got {batch}")
+    resolved = resolve_precision(precision, torch.device("cpu"), runtime="onnx")
     if isinstance(model, PoseModel):
         pose_model, name = copy.deepcopy(model), "model"  # the caller's model keeps its device and dtype
     else:
@@ -83,12 +92,17 @@ def export(
     if output.suffix != ".onnx":
         raise ConfigError(f"--output {output} must end with .onnx")
 
-    dtype = torch.float16 if half else torch.float32
+    dtype = torch.float16 if resolved == "fp16" else torch.float32
     graph = _HeatmapGraph(pose_model.to(dtype), dtype).eval()
     dummy = torch.randn(batch, 3, *pose_model.input_size)
-    metadata = json.dumps({**pose_model.metadata(), "processor": pose_model.processor.to_dict()})
+    info = {**pose_model.metadata(), "processor": pose_model.processor.to_dict(), "precision": resolved}
+    crops = None
+    if resolved == "int8":
+        crops = calibration_crops(pose_model.processor, calibration)
+        info["calibration"] = {"source": str(calibration), "crops": len(crops)}
+    metadata = json.dumps(info)
 
-    def write(tmp: Path) -> None:
+    def write_float(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter(
                 "ignore"
@@ -108,20 +122,30 @@ def export(
             )
         _add_metadata(tmp, metadata)
 
+    def write(tmp: Path) -> None:
+        if crops is None:
+            return write_float(tmp)
+        fp32 = tmp.with_name(tmp.stem + ".fp32.onnx")
+        try:
+            write_float(fp32)
+            quantize_int8(fp32, tmp, crops)
+        finally:
+            fp32.unlink(missing_ok=True)
+
     try:
         atomic_save(output, write)
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
         raise ModelError(f"ONNX export of {name} failed (opset {opset}): {error}") from None
     finally:
         pose_model.float()
-    diff = _verify(output, pose_model, 2 if dynamic_batch else batch)
-    if diff > TOLERANCE[half]:
+    diff = _verify(output, pose_model, 2 if dynamic_batch else batch, crops)
+    if diff > TOLERANCE[resolved]:
         output.unlink()
         raise ModelError(
-            f"the exported {output} differs from PyTorch by {diff:.2e} (> {TOLERANCE[half]:.0e}); "
-            "try another --opset or export without --half"
+            f"the exported {output} differs from PyTorch by {diff:.2e} (> {TOLERANCE[resolved]:.0e}); "
+            "try another --opset or export in fp32"
         )
-    return ExportResult(output, diff, dynamic_batch, half, opset)
+    return ExportResult(output, diff, dynamic_batch, resolved, opset)
 
 
 def _add_metadata(path: Path, metadata: str) -> None:
@@ -135,11 +159,34 @@ def _add_metadata(path: Path, metadata: str) -> None:
     onnx.save(proto, str(path))
 
 
-def _verify(path: Path, model: torch.nn.Module, batch: int) -> float:
-    """Max |heatmap difference| between ONNX Runtime and PyTorch (fp32) on a seeded random batch."""
+def _verify(path: Path, model: torch.nn.Module, batch: int, crops: np.ndarray | None = None) -> float:
+    """Max |heatmap difference| between ONNX Runtime and PyTorch (fp32) on ``crops`` (the calibration
+    crops of an int8 export, up to 16) or a seeded random batch."""
     runner = OnnxRunner(path)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, *runner.processor.input_size)).astype(np.float32)
+    if crops is not None:
+        x = crops[:16]
+    else:
+        x = np.random.default_rng(0).standard_normal((batch, 3, *runner.processor.input_size))
+        x = x.astype(np.float32)
     with torch.inference_mode():
         reference = model(torch.from_numpy(x)).float().numpy()
     return float(np.abs(runner(x) - reference).max())
+
+
+def cached_int8_model(model: Any, calibration: str | Path = DEFAULT_CALIBRATION) -> Path:
+    """The int8 ONNX model of ``model`` (a :class:`~posekit.models.vitpose.PoseModel`) calibrated on
+    ``calibration``, built once per weights, processor, calibration and quantisation recipe under
+    ``$POSEKIT_HOME/int8/``."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    digest.update(json.dumps([model.processor.to_dict(), str(calibration), RECIPE], sort_keys=True).encode())
+    folder = posekit_home() / "int8" / digest.hexdigest()[:16]
+
+    def build(tmp: Path) -> None:
+        export(
+            model, output=tmp / "model.onnx", dynamic_batch=True, precision="int8", calibration=calibration
+        )
+
+    return build_once(folder, build, "model.onnx", "the int8 model") / "model.onnx"

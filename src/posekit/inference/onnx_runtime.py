@@ -65,6 +65,8 @@ class OnnxRunner:
                 "`posekit export --model DIR`"
             ) from None
         self.processor = TopDownProcessor.from_dict(processor, where=str(self.path))
+        #: fp32, fp16 or int8, as exported (files exported before posekit recorded it read as fp32)
+        self.precision: str = self.metadata.get("precision", "fp32")
         model_input = self.session.get_inputs()[0]
         self._input_name = model_input.name
         self._dtype = np.float16 if "float16" in model_input.type else np.float32

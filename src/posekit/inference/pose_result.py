@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ class PoseResult:
     confidence threshold (the others are still reported, flagged invisible and not drawn).
     ``scores`` is the instance score: box score x mean keypoint score above 0.2 (the COCO protocol).
     ``track_ids`` are ``-1`` when tracking is off (or the person is not yet tracked). With smoothing,
-    ``keypoints`` are smoothed and ``raw_keypoints`` hold the model's output.
+    ``keypoints`` are smoothed and ``raw_keypoints`` hold the model's output. ``latency``: seconds from a
+    live source's capture of the frame to this result.
     """
 
     image: np.ndarray  # RGB uint8 (H, W, 3)
@@ -38,9 +39,17 @@ class PoseResult:
     track_ids: np.ndarray  # (N,) int
     path: Path | None = None
     raw_keypoints: np.ndarray | None = None
+    latency: float | None = None
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    def subset(self, keep: np.ndarray) -> PoseResult:
+        """The same frame with only the people ``keep`` selects (a mask or indices)."""
+        names = ("boxes", "box_scores", "keypoints", "keypoint_scores", "scores", "visible", "track_ids")
+        people = {name: getattr(self, name)[keep] for name in names}
+        raw = None if self.raw_keypoints is None else self.raw_keypoints[keep]
+        return replace(self, **people, raw_keypoints=raw)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -1,14 +1,23 @@
 """``posekit.load(...)`` -> :class:`Predictor`, whose ``predict`` turns images and videos into poses.
 
 Top-down: person boxes (detector, file, full image or given) -> UDP crops batched across people
-and frames -> model (PyTorch or ONNX Runtime) -> heatmaps decoded to image keypoints -> optional
-tracking (ByteTrack or OKS matching) and temporal smoothing (One-Euro online, Savitzky-Golay offline).
+and frames -> model (PyTorch in fp32/bf16/fp16 or ONNX Runtime, int8 included) -> heatmaps decoded to
+image keypoints -> optional tracking (ByteTrack or OKS matching) and temporal smoothing (One-Euro
+online, Savitzky-Golay offline).
+
+On videos the detector runs every ``det_every`` frames and people are followed by their keypoints
+between (:mod:`posekit.inference.keyframes`); frames are decoded ahead in a thread and detection runs
+ahead of the pose model where the device has room for both (:mod:`posekit.inference.pipeline`); live
+sources drop the frames the model has no time for. The loop reads frames in order from ``src.start``:
+a video split by frame index (``Source.select``) is predicted part by part, each part from a key frame.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,32 +27,55 @@ from posekit.data.processor import TopDownMeta, TopDownProcessor
 from posekit.data.schema import KeypointSchema
 from posekit.errors import ConfigError, check_number
 from posekit.inference.boxes import BoxProvider
+from posekit.inference.keyframes import Keyframes
+from posekit.inference.pipeline import LiveStats, StageTimes, latest_only, read_ahead
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
-from posekit.inference.tracking import auto_tracker_kind, make_tracker
+from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kind, make_tracker
+
+Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
+
+#: Run the detector in a thread beside the pose model on CPUs too. Off: on the 2-core CPU this was
+#: written on (shared, loaded) it gained nothing consistent (0.61 against 0.56 frames/s with 2 torch
+#: threads, 1.31 against 1.40 with 1); benchmarks/video.py measures both ways ("detection in a thread").
+OVERLAP_ON_CPU = False
 
 
 class HeatmapRunner(Protocol):
-    """What the predictor needs from a model: its schema, its processor and ``(N, 3, H, W) -> (N, K, h, w)``
-    on float32 numpy arrays."""
+    """What the predictor needs from a model: its schema, its processor, its device and precision, and
+    ``(N, 3, H, W) -> (N, K, h, w)`` on float32 numpy arrays."""
 
     schema: KeypointSchema
     processor: TopDownProcessor
     name: str
+    device: Any
+    precision: str
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray: ...
 
 
 class TorchRunner:
-    """A :class:`~posekit.models.vitpose.PoseModel` on a device, eval mode, numpy in and out."""
+    """A :class:`~posekit.models.vitpose.PoseModel` on a device in ``precision`` (fp32, bf16 or fp16: the
+    weights are converted, ``model.to(dtype)``), eval mode, numpy in and out.
 
-    def __init__(self, model: Any, device: Any = None, name: str = "model") -> None:
-        from posekit.device import resolve_device
+    Converted weights rather than ``torch.autocast``: the same AP (sample-trained ViTPose-T on the
+    sample's val split: 92.565 converted, 92.564 autocast, 92.569 fp32), half the weights' memory, no
+    cast of every weight on every call, and faster where measured (ViTPose-S, batch 3, on a CPU without
+    bf16 hardware: 0.37x fp32 against 0.31x; AMX CPUs were not available to measure).
+    """
+
+    def __init__(
+        self, model: Any, device: str | None = None, name: str = "model", precision: str = "fp32"
+    ) -> None:
+        from posekit.device import resolve_device, resolve_precision, torch_dtype
 
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
-        self.dtype = next(model.parameters()).dtype
+        self.precision = resolve_precision(precision, self.device)
+        if self.precision == "int8":
+            raise ConfigError("int8 models run on ONNX Runtime: use predict(precision='int8')")
+        self.dtype = torch_dtype(self.precision)
+        self.model = model.to(self.device, self.dtype).eval()
         self.name = name
         self.schema = model.schema
         self.processor = model.processor
@@ -105,15 +137,22 @@ def parse_conf(conf: float | str | dict[str, float], schema: KeypointSchema) -> 
 
 
 class Predictor:
-    """Run a pose model on images, folders, globs, videos and webcams (see :meth:`predict`)."""
+    """Run a pose model on images, folders, globs, videos, webcams and streams (see :meth:`predict`)."""
 
     def __init__(self, runner: HeatmapRunner) -> None:
         self.runner = runner
         self.schema = runner.schema
         self.processor = runner.processor
         self._detector: Any = None
+        self._runners: dict[tuple[str, str], HeatmapRunner] = {}
         #: Run folder of the last ``predict(save=True)`` call.
         self.save_dir: Path | None = None
+        #: What the last ``predict`` call chose: precision, flip test, detector, det_every, tracker.
+        self.settings: dict[str, Any] = {}
+        #: Seconds and counts per stage of the last ``predict`` (decode, detect, pose, track, smooth).
+        self.times = StageTimes()
+        #: Frames read, handed on and dropped, and latencies, of the last live ``predict`` (else None).
+        self.live_stats: LiveStats | None = None
 
     # ------------------------------------------------------------------ public API
     def predict(self, source: SourceLike, **options: Any) -> list[PoseResult] | Iterator[PoseResult]:
@@ -123,11 +162,20 @@ class Predictor:
           a COCO detections (or annotations: ground-truth boxes, clipped to the image as in evaluation)
           JSON, or xywh arrays (one array, a list per image, a dict).
         - ``conf``: keypoint threshold (default 0.3), per joint with ``"0.3,left_wrist=0.5"``.
-        - ``detector``: hub id, directory, :class:`~posekit.models.detector.PersonDetector` or any object
-          with ``detect(images) -> [(xywh, scores)]`` (default ``PekingU/rtdetr_r50vd_coco_o365``);
-          ``det_conf``: minimum person box score (detector or boxes file).
+        - ``detector``: ``"fast"`` (D-FINE-N, the default for videos and live sources), ``"accurate"``
+          (RT-DETR-R50, the default for images), a hub id, a directory, or any object with
+          ``detect(images) -> [(xywh, scores)]``; ``det_conf``: minimum person box score.
+        - ``det_every``: on videos, run the box source every N frames (default 5 with the detector, 1 with
+          boxes files); between, each person's box comes from their keypoints, and the detector runs
+          early when someone is lost. People are then followed with track ids.
+        - ``precision``: ``auto`` (bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32), ``fp32``,
+          ``bf16``, ``fp16``, ``int8`` (ONNX Runtime, calibrated on ``calibration``: a data set or person
+          images, default the built-in sample; built once and cached).
         - ``batch``: crops per model call (and frames read ahead).
-        - ``flip``: the flip test (default: the model processor's policy; twice the model time).
+        - ``flip``: the flip test (default: the model processor's policy for images, off for videos;
+          twice the model time).
+        - ``live``: drop the frames the model has no time for (default: webcams and stream URLs); the
+          results carry their ``latency`` and ``self.live_stats`` counts the dropped frames.
         - ``track``: ``True`` (ByteTrack on detector boxes when ``posekit[track]`` is installed,
           else OKS matching), ``"bytetrack"``, ``"oks"``.
         - ``smooth``: ``"online"`` (One-Euro, ``one_euro``) or ``"offline"`` (gap filling + Savitzky-Golay,
@@ -136,20 +184,34 @@ class Predictor:
         - ``save``/``save_json``: write drawn images/videos, ``predictions.json`` (and ``predictions.jsonl``
           for videos) to ``project/predict/name`` (see ``self.save_dir``).
         """
-        from posekit.settings import PredictConfig, build_settings
+        from posekit.settings import PredictConfig, build_settings, flip_test
 
         cfg = build_settings(PredictConfig, **options)
         thresholds = parse_conf(cfg.conf, self.schema)
         provider = BoxProvider(cfg.boxes, cfg.det_conf)
         src = resolve_source(source)
-        if src.kind == "webcam" and (cfg.smooth == "offline" or cfg.stream is False):
+        live = src.live if cfg.live is None else cfg.live
+        if live and (cfg.smooth == "offline" or cfg.stream is False):
             raise ConfigError(
-                "a webcam never ends: use stream=True (the default) and smooth='online' or None"
+                "a live source never ends: use stream=True (the default) and smooth='online' or None"
             )
+        runner = self.runner_for(cfg.precision, cfg.calibration)
+        flip = flip_test(cfg.flip, runner.processor.flip_test, src.is_sequence)
+        det_every = self._det_every(cfg.det_every, provider, src, cfg.track)
         if provider.kind == "detector":
-            self._ensure_detector(cfg.detector, cfg.det_conf)
-        track = cfg.track or bool(cfg.smooth)
-        results = self._run(src, provider, thresholds, cfg.batch, track, cfg.flip)
+            self._ensure_detector(cfg.detector, cfg.det_conf, src.is_sequence, runner.device)
+        track = cfg.track or bool(cfg.smooth) or det_every > 1
+        self.settings = {
+            "precision": runner.precision,
+            "flip_test": flip,
+            "boxes": getattr(self._detector, "name", "detector")
+            if provider.kind == "detector"
+            else provider.kind,
+            "det_every": det_every,
+            "live": live,
+        }
+        self.times, self.live_stats = StageTimes(), LiveStats() if live else None
+        results = self._run(src, provider, runner, thresholds, cfg.batch, track, flip, det_every)
         if cfg.smooth == "online":
             results = self._smooth_online(results, src.fps, cfg.one_euro)
         elif cfg.smooth == "offline":
@@ -172,62 +234,188 @@ class Predictor:
         stream = src.is_sequence if cfg.stream is None else cfg.stream
         return results if stream else list(results)
 
+    def runner_for(self, precision: str = "auto", calibration: str | Path = "sample") -> HeatmapRunner:
+        """The model in ``precision`` (see :func:`posekit.device.resolve_precision`): this predictor's own
+        runner, or a converted copy made once (int8: an ONNX Runtime model calibrated on ``calibration``)."""
+        from posekit.device import resolve_precision
+
+        base = self.runner
+        if not isinstance(base, TorchRunner):  # an exported model: its precision was fixed at export
+            if precision not in ("auto", base.precision):
+                raise ConfigError(
+                    f"--precision {precision}: {base.name} is an exported {base.precision} model; export "
+                    f"the model again with --precision {precision}"
+                )
+            return base
+        resolved = resolve_precision(precision, base.device)
+        if resolved == base.precision:
+            return base
+        key = (resolved, str(calibration) if resolved == "int8" else "")
+        if key not in self._runners:
+            if resolved == "int8":
+                from posekit.inference.export import cached_int8_model
+                from posekit.inference.onnx_runtime import OnnxRunner
+
+                self._runners[key] = OnnxRunner(cached_int8_model(base.model, calibration))
+            else:
+                self._runners[key] = TorchRunner(
+                    copy.deepcopy(base.model), str(base.device), base.name, resolved
+                )
+        return self._runners[key]
+
     # ------------------------------------------------------------------ pipeline
-    def _ensure_detector(self, detector: Any, det_conf: float) -> None:
-        from posekit.models.detector import DEFAULT_DETECTOR, PersonDetector
+    @staticmethod
+    def _det_every(det_every: int | None, provider: BoxProvider, src: Source, track: bool | str) -> int:
+        from posekit.settings import DET_EVERY
+
+        if det_every is None:
+            return DET_EVERY if provider.kind == "detector" and src.is_sequence else 1
+        if det_every > 1 and not src.is_sequence:
+            raise ConfigError(
+                f"--det-every {det_every} applies to videos and live sources; each still image is detected"
+            )
+        if det_every > 1 and track == "bytetrack":
+            raise ConfigError(
+                f"--det-every {det_every} follows people by their keypoints between detections, and their "
+                "identity with them (OKS matching for new people); ByteTrack needs boxes on every frame: "
+                "use --det-every 1 with --tracker bytetrack, or --tracker oks"
+            )
+        return det_every
+
+    def _ensure_detector(self, detector: Any, det_conf: float, sequence: bool, device: Any) -> None:
+        from posekit.models.detector import PersonDetector, detector_source
 
         if detector is not None and not isinstance(detector, (str, Path)):
             self._detector = detector  # a PersonDetector or any object with detect(images)
-        elif (
+            return
+        name = detector_source(detector, sequence)
+        if (
             self._detector is None
-            or getattr(self._detector, "name", None) != str(detector or DEFAULT_DETECTOR)
+            or getattr(self._detector, "name", None) != name
             or getattr(self._detector, "threshold", None) != det_conf
         ):
-            device = getattr(self.runner, "device", "cpu")
-            self._detector = PersonDetector(detector or DEFAULT_DETECTOR, threshold=det_conf, device=device)
+            self._detector = PersonDetector(name, threshold=det_conf, device=device)
 
     def _run(
         self,
         src: Source,
         provider: BoxProvider,
+        runner: HeatmapRunner,
         thresholds: np.ndarray,
         batch: int,
         track: bool | str,
-        flip: bool | None,
+        flip: bool,
+        det_every: int,
     ) -> Iterator[PoseResult]:
-        tracker = None
-        if track:
-            kind = track if isinstance(track, str) else auto_tracker_kind(provider.kind)
-            tracker = make_tracker(kind, src.fps, self.schema.sigmas_array, thresholds, provider.det_conf)
-        frames_per_chunk = 1 if src.kind == "webcam" else batch
+        frames = self._frames(src, batch)
+        clip = provider.ground_truth
+
+        def find(chunk: list[Frame]) -> Found:
+            with self.times("detect", len(chunk)):
+                if provider.kind == "detector":
+                    return self._detector.detect([f.image for f in chunk])
+                return [provider(f) for f in chunk]
+
+        def pose(chunk: list[Frame], found: Found) -> list[PoseResult]:
+            with self.times("pose", len(chunk)):
+                return self._pose(chunk, found, runner, thresholds, batch, flip, clip)
+
         count = 0
-        frames = iter(src)
-        while chunk := list(itertools.islice(frames, frames_per_chunk)):
-            count += len(chunk)
-            for result in self._predict_chunk(chunk, provider, thresholds, batch, flip):
-                if tracker is not None:
+        if det_every > 1:
+            tracker = OKSTracker(self.schema.sigmas_array, conf=thresholds)
+            self.settings["tracker"] = "oks (people followed between detections)"
+            keyframes = Keyframes(det_every, thresholds, self.schema.sigmas_array, first=src.start)
+            ahead = ((f, find([f])[0] if keyframes.scheduled(f.index) else None) for f in frames)
+            for frame, detected in self._overlap(ahead, runner):
+                count += 1
+                if detected is None and keyframes.due(frame.index):
+                    detected = find([frame])[0]
+                people = keyframes.boxes(detected)
+                result = pose([frame], [(people.boxes, people.scores)])[0]
+                keep = keyframes.distinct(
+                    people.track_ids, result.keypoints, result.keypoint_scores, result.boxes
+                )
+                result = result.subset(keep)
+                with self.times("track", 1):
                     result.track_ids = tracker.update(
-                        result.boxes, result.box_scores, result.keypoints, result.keypoint_scores
-                    )
-                yield result
+                        result.boxes, result.box_scores, result.keypoints, result.keypoint_scores,
+                        people.track_ids[keep],
+                    )  # fmt: skip
+                keyframes.follow(
+                    result.track_ids,
+                    result.boxes,
+                    result.box_scores,
+                    result.keypoints,
+                    result.keypoint_scores,
+                )
+                yield self._delivered(result, frame)
+            self.settings["key_frames"] = keyframes.detections
+        else:
+            tracker = self._tracker(track, provider, src.fps, thresholds)
+            per_chunk = 1 if self.live_stats is not None else batch
+            chunks = iter(lambda: list(itertools.islice(frames, per_chunk)), [])
+            for chunk, found in self._overlap(((c, find(c)) for c in chunks), runner):
+                count += len(chunk)
+                for frame, result in zip(chunk, pose(chunk, found), strict=True):
+                    if tracker is not None:
+                        with self.times("track", 1):
+                            result.track_ids = tracker.update(
+                                result.boxes, result.box_scores, result.keypoints, result.keypoint_scores
+                            )
+                    yield self._delivered(result, frame)
         provider.check_matched(count)
 
-    def _predict_chunk(
+    def _frames(self, src: Source, batch: int) -> Iterator[Frame]:
+        """The source's frames, decoded ahead in a thread; a live source keeps only its newest frame."""
+        decoded = self.times.timed(src, "decode")
+        if self.live_stats is None:
+            yield from read_ahead(decoded, depth=2 * batch, name="posekit-decode")
+            return
+        for captured in latest_only(decoded, self.live_stats):
+            captured.item.captured = captured.time
+            yield captured.item
+
+    @staticmethod
+    def _overlap(items: Iterable[Any], runner: HeatmapRunner) -> Iterator[Any]:
+        """``items`` (the detection of the coming frames) computed in a thread ahead of the pose model on a
+        GPU, where the two overlap, and on a CPU when :data:`OVERLAP_ON_CPU` says so; else in line."""
+        if OVERLAP_ON_CPU or str(getattr(runner, "device", "cpu")).startswith("cuda"):
+            return read_ahead(items, depth=2, name="posekit-detect")
+        return iter(items)
+
+    def _tracker(
+        self, track: bool | str, provider: BoxProvider, fps: float, thresholds: np.ndarray
+    ) -> PoseTracker | None:
+        if not track:
+            return None
+        kind = track if isinstance(track, str) else auto_tracker_kind(provider.kind)
+        self.settings["tracker"] = kind
+        return make_tracker(kind, fps, self.schema.sigmas_array, thresholds, provider.det_conf)
+
+    def _delivered(self, result: PoseResult, frame: Frame) -> PoseResult:
+        if frame.captured is not None and self.live_stats is not None:
+            result.latency = time.monotonic() - frame.captured
+            self.live_stats.latencies.append(result.latency)
+        return result
+
+    def _pose(
         self,
         frames: list[Frame],
-        provider: BoxProvider,
+        found: Found,
+        runner: HeatmapRunner,
         thresholds: np.ndarray,
         batch: int,
-        flip: bool | None,
+        flip: bool,
+        clip: bool,
     ) -> list[PoseResult]:
+        """The people of ``frames`` in their boxes: all crops made at once, ``batch`` a model call."""
         images = [f.image for f in frames]
-        found = (
-            self._detector.detect(images) if provider.kind == "detector" else [provider(f) for f in frames]
-        )
         boxes = [b for b, _ in found]
-        box_scores = np.concatenate([s for _, s in found]).reshape(-1)
-        keypoints, keypoint_scores = self._keypoints(images, boxes, batch, flip, provider.ground_truth)
-        scores = self.processor.rescore(keypoint_scores, box_scores)
+        box_scores = np.concatenate(
+            [np.asarray(s, np.float64).reshape(-1) for _, s in found] or [np.zeros(0)]
+        )
+        keypoints, keypoint_scores = self._keypoints(runner, images, boxes, batch, flip, clip)
+        scores = runner.processor.rescore(keypoint_scores, box_scores)
         results, start = [], 0
         for frame, frame_boxes in zip(frames, boxes, strict=True):
             part = slice(start, start + len(frame_boxes))
@@ -252,45 +440,54 @@ class Predictor:
         return results
 
     def _keypoints(
-        self, images: list[np.ndarray], boxes: list[np.ndarray], batch: int, flip: bool | None, clip: bool
+        self,
+        runner: HeatmapRunner,
+        images: list[np.ndarray],
+        boxes: list[np.ndarray],
+        batch: int,
+        flip: bool,
+        clip: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Image keypoints ``(N, K, 2)`` and scores ``(N, K)`` of all boxes, ``batch`` crops a model call."""
-        pixel_values, meta = self.processor.preprocess(images, boxes, clip=clip)
+        processor = runner.processor
+        pixel_values, meta = processor.preprocess(images, boxes, clip=clip)
         k = self.schema.num_keypoints
         points, scores = [np.zeros((0, k, 2))], [np.zeros((0, k))]
         for start in range(0, len(meta), batch):
             part = slice(start, start + batch)
-            heatmaps, flipped = self.processor.forward(self.runner, pixel_values[part], flip)
+            heatmaps, flipped = processor.forward(runner, pixel_values[part], flip)
             chunk = TopDownMeta(meta.centers[part], meta.scales[part], meta.image_index[part])
-            kp, sc = self.processor.postprocess(heatmaps, chunk, flipped)
+            kp, sc = processor.postprocess(heatmaps, chunk, flipped)
             points.append(kp)
             scores.append(sc)
         return np.concatenate(points), np.concatenate(scores)
 
     # ------------------------------------------------------------------ smoothing
-    @staticmethod
     def _smooth_online(
-        results: Iterator[PoseResult], fps: float, params: OneEuroParams
+        self, results: Iterator[PoseResult], fps: float, params: OneEuroParams
     ) -> Iterator[PoseResult]:
         smoother = OnlineSmoother(fps, params)
         for result in results:
-            result.raw_keypoints = result.keypoints
-            result.keypoints = smoother.update(result.index, result.track_ids, result.keypoints, result.boxes)
+            with self.times("smooth", 1):
+                result.raw_keypoints = result.keypoints
+                result.keypoints = smoother.update(
+                    result.index, result.track_ids, result.keypoints, result.boxes
+                )
             yield result
 
-    @staticmethod
     def _smooth_offline(
-        results: Iterator[PoseResult], src: Source, thresholds: np.ndarray, params: SavgolParams
+        self, results: Iterator[PoseResult], src: Source, thresholds: np.ndarray, params: SavgolParams
     ) -> Iterator[PoseResult]:
         """Pass 1 keeps only the arrays (not the frames); pass 2 re-reads the frames to attach them."""
         kept = []
         for result in results:
             result.image = np.empty((*result.image.shape[:2], 0), np.uint8)  # drop pixels, keep the size
             kept.append(result)
-        smoothed = smooth_offline(
-            [r.track_ids for r in kept], [r.keypoints for r in kept], [r.keypoint_scores for r in kept],
-            thresholds, params,
-        )  # fmt: skip
+        with self.times("smooth", len(kept)):
+            smoothed = smooth_offline(
+                [r.track_ids for r in kept], [r.keypoints for r in kept], [r.keypoint_scores for r in kept],
+                thresholds, params,
+            )  # fmt: skip
         for result, frame, points in zip(kept, src.reopen(), smoothed, strict=False):
             result.image, result.raw_keypoints, result.keypoints = frame.image, result.keypoints, points
             yield result

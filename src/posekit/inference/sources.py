@@ -1,9 +1,11 @@
-"""Resolve what ``predict`` was given into frames: an image, a folder, a glob, a video, a webcam, arrays."""
+"""Resolve what ``predict`` was given into frames: an image, a folder, a glob, a video, a webcam, a stream
+URL (RTSP, ...), arrays, or an iterator of arrays."""
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,56 +20,96 @@ IMAGE_SUFFIXES = (
     ".ppm", ".pxm", ".pnm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".avif",
 )  # fmt: skip
 
-SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray]
+#: URL schemes of live network streams (OpenCV's FFmpeg backend reads them); http(s) may be a file.
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 
 
 @dataclass
 class Frame:
-    """One image or video frame: RGB uint8 pixels, a name for output files, and its COCO image id."""
+    """One image or video frame: RGB uint8 pixels, a name for output files, and its COCO image id;
+    ``captured``: when a live source read it (``time.monotonic()``), for its latency."""
 
     image: np.ndarray
     name: str
     index: int
     image_id: int
     path: Path | None = None
+    captured: float | None = None
 
 
 class Source:
-    """Frames of one input. ``kind`` is ``"images"``, ``"video"`` or ``"webcam"``; videos carry their fps."""
+    """Frames of one input. ``kind`` is ``"images"``, ``"video"``, ``"webcam"``, ``"stream"`` (a URL) or
+    ``"frames"`` (an iterator of arrays); sequences carry their fps. ``live`` sources (webcams and stream
+    URLs by default) deliver frames in real time: the predictor drops the frames it has no time for.
 
-    def __init__(self, kind: str, items: list, fps: float = DEFAULT_FPS, name: str = "source") -> None:
+    ``start``/``stop`` select the frames ``[start, stop)`` (see :meth:`select`); frames keep their index in
+    the whole input, so parts predicted apart (one per process) merge by index.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        items: list,
+        fps: float = DEFAULT_FPS,
+        name: str = "source",
+        start: int = 0,
+        stop: int | None = None,
+    ) -> None:
         self.kind = kind
         self.items = items
         self.fps = fps
         self.name = name
-        if kind != "images":
+        self.start, self.stop = start, stop
+        self.live = kind in ("webcam", "stream")
+        self._reader: VideoReader | None = None
+        if kind in ("video", "webcam", "stream"):
             self._reader = VideoReader(items[0])
             self.fps = self._reader.fps
 
     @property
     def is_sequence(self) -> bool:
-        """True for videos and webcams (frames in time order, tracked and smoothed)."""
-        return self.kind in ("video", "webcam")
+        """True for videos, webcams and streams (frames in time order, tracked and smoothed)."""
+        return self.kind != "images"
 
     def __iter__(self) -> Iterator[Frame]:
         if self.kind == "images":
             yield from self._images()
             return
-        reader, self._reader = self._reader, None
-        reader = reader or VideoReader(self.items[0])
-        stem = Path(str(self.items[0])).stem if self.kind == "video" else f"webcam{self.items[0]}"
-        for index, image in enumerate(reader):
+        if self.kind == "frames":
+            arrays: Iterable[np.ndarray] = self.items[0]
+            stem = self.name
+        else:
+            reader, self._reader = self._reader, None
+            arrays = (reader or VideoReader(self.items[0])).frames(self.start, self.stop)
+            stem = Path(str(self.items[0])).stem if self.kind == "video" else self.name
+        for index, image in zip(itertools.count(self.start), arrays, strict=False):
+            if self.kind == "frames":
+                if self.stop is not None and index >= self.stop:
+                    return
+                image = _check_array(image, index)
             yield Frame(image, f"{stem}_{index:06d}", index, index)
 
+    def select(self, start: int = 0, stop: int | None = None) -> Source:
+        """The frames ``[start, stop)`` of this input (indices in the whole input); videos skip the frames
+        before ``start`` without decoding them."""
+        if start < 0 or (stop is not None and stop < start):
+            raise PosekitError(f"frame range [{start}, {stop}) is empty or negative")
+        if self.kind == "frames":
+            raise PosekitError("an iterator of frames can be read once only; select frames before making it")
+        return Source(self.kind, self.items, self.fps, self.name, start, stop)
+
     def reopen(self) -> Source:
-        """A fresh source over the same input (videos are read twice by offline smoothing)."""
-        return Source(self.kind, self.items, self.fps, self.name)
+        """A fresh source over the same frames (videos are read twice by offline smoothing)."""
+        return self.select(self.start, self.stop)
 
     def _images(self) -> Iterator[Frame]:
         from posekit.data.images import read_image
 
         ids = _image_ids(self.items)
-        for index, (item, image_id) in enumerate(zip(self.items, ids, strict=True)):
+        for index in range(
+            self.start, len(self.items) if self.stop is None else min(self.stop, len(self.items))
+        ):
+            item, image_id = self.items[index], ids[index]
             if isinstance(item, np.ndarray):
                 yield Frame(_check_array(item, index), f"image{index}", index, image_id)
             else:
@@ -75,12 +117,23 @@ class Source:
                 yield Frame(read_image(path), path.stem, index, image_id, path)
 
 
+SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray] | Iterator[np.ndarray] | Source
+
+
 def resolve_source(source: SourceLike) -> Source:
-    """A :class:`Source` for an image/video path, a folder, a glob, a webcam index, an array or a list."""
+    """A :class:`Source` for an image/video path, a folder, a glob, a webcam index, a stream URL, an array,
+    a list (of paths or arrays) or an iterator of RGB arrays (frames in time order); a :class:`Source` (e.g.
+    a part, ``select(start, stop)``) as it is."""
+    if isinstance(source, Source):
+        return source
     if isinstance(source, np.ndarray):
         return Source("images", [source], name="image")
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         return Source("webcam", [int(source)], name=f"webcam{int(source)}")
+    if isinstance(source, str) and source.lower().startswith(STREAM_SCHEMES):
+        return Source("stream", [source], name="stream")
+    if isinstance(source, Iterator):
+        return Source("frames", [source], name="frames")
     if isinstance(source, (list, tuple)):
         if not source:
             raise PosekitError("predict got an empty list of sources; pass image paths or arrays")

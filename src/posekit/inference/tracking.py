@@ -67,7 +67,7 @@ class ByteTracker:
 
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         detections = sv.Detections(
-            xyxy=_xyxy(boxes).astype(np.float32),
+            xyxy=xyxy(boxes).astype(np.float32),
             confidence=np.asarray(box_scores, np.float32).reshape(-1),
             data={"index": np.arange(len(boxes))},
         )
@@ -97,21 +97,38 @@ class OKSTracker:
         self._age: list[int] = []
 
     def update(
-        self, boxes: np.ndarray, box_scores: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray
+        self,
+        boxes: np.ndarray,
+        box_scores: np.ndarray,
+        keypoints: np.ndarray,
+        keypoint_scores: np.ndarray,
+        prior_ids: np.ndarray | None = None,
     ) -> np.ndarray:
+        """Track ids of one frame's people; ``prior_ids`` (``-1`` = unknown) are people whose identity is
+        already known (followed from the last frame, see :mod:`posekit.inference.keyframes`): they keep
+        it, and only the others are matched, against the tracks nobody claimed."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         n = len(boxes)
-        ids = np.full(n, -1, dtype=np.int64)
+        ids = np.full(n, -1, dtype=np.int64) if prior_ids is None else np.array(prior_ids, np.int64)
         visible = np.asarray(keypoint_scores) >= self.conf
         matched_tracks: set[int] = set()
-        if n and self._ids:
-            similarity = self._similarity(boxes, np.asarray(keypoints, np.float64), visible)
-            rows, cols = linear_sum_assignment(similarity, maximize=True)
-            for r, c in zip(rows, cols, strict=True):
+        for r in np.flatnonzero(ids >= 0):
+            if int(ids[r]) not in self._ids:  # a track this tracker has not seen (or has expired)
+                self._add(int(ids[r]), boxes[r], keypoints[r], visible[r])
+                self._next_id = max(self._next_id, int(ids[r]) + 1)
+            c = self._ids.index(int(ids[r]))
+            self._set(c, boxes[r], keypoints[r], visible[r])
+            matched_tracks.add(c)
+        free = [t for t in range(len(self._ids)) if t not in matched_tracks]
+        rows = np.flatnonzero(ids < 0)
+        if len(rows) and free:
+            similarity = self._similarity(boxes[rows], np.asarray(keypoints, np.float64)[rows], visible[rows])
+            similarity = similarity[:, free]
+            for r, c in zip(*linear_sum_assignment(similarity, maximize=True), strict=True):
                 if similarity[r, c] >= self.min_oks:
-                    ids[r] = self._ids[c]
-                    self._set(c, boxes[r], keypoints[r], visible[r])
-                    matched_tracks.add(c)
+                    ids[rows[r]] = self._ids[free[c]]
+                    self._set(free[c], boxes[rows[r]], keypoints[rows[r]], visible[rows[r]])
+                    matched_tracks.add(free[c])
         keep = [t for t in range(len(self._ids)) if t in matched_tracks or self._age[t] + 1 <= self.max_age]
         for t in range(len(self._ids)):
             if t not in matched_tracks:
@@ -122,14 +139,17 @@ class OKSTracker:
         for r in np.flatnonzero(ids < 0):
             ids[r] = self._next_id
             self._next_id += 1
-            self._ids.append(int(ids[r]))
-            self._keypoints.append(np.asarray(keypoints[r], np.float64))
-            self._visible.append(visible[r])
-            self._areas.append(0.0)
-            self._boxes.append(boxes[r])
-            self._age.append(0)
-            self._set(len(self._ids) - 1, boxes[r], keypoints[r], visible[r])
+            self._add(int(ids[r]), boxes[r], keypoints[r], visible[r])
         return ids
+
+    def _add(self, track: int, box: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> None:
+        self._ids.append(track)
+        self._keypoints.append(np.asarray(keypoints, np.float64))
+        self._visible.append(visible)
+        self._areas.append(0.0)
+        self._boxes.append(box)
+        self._age.append(0)
+        self._set(len(self._ids) - 1, box, keypoints, visible)
 
     def _similarity(self, boxes: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
         """(people, tracks) OKS over the joints both sides see, with the track's last box area as scale;
@@ -138,7 +158,7 @@ class OKSTracker:
         areas = np.asarray(self._areas)[None, :]
         similarity = oks(keypoints[:, None], np.stack(self._keypoints)[None], areas, self.sigmas, both)
         track_boxes = np.stack(self._boxes)
-        iou = box_iou(_xyxy(boxes), _xyxy(track_boxes))
+        iou = box_iou(xyxy(boxes), xyxy(track_boxes))
         return np.where(both.any(axis=-1), similarity, iou)
 
     def _set(self, t: int, box: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> None:
@@ -150,7 +170,8 @@ class OKSTracker:
         self._age[t] = 0
 
 
-def _xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
+def xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
+    """Corners ``(N, 4)`` x1, y1, x2, y2 of xywh boxes."""
     boxes = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
     return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
 

@@ -18,7 +18,8 @@ DEFAULT_FPS = 30.0
 
 
 class VideoReader:
-    """RGB uint8 frames of a video file or a webcam (an int index), with its fps and (height, width)."""
+    """RGB uint8 frames of a video file, a webcam (an int index) or a stream URL, with its fps and
+    (height, width)."""
 
     def __init__(self, source: str | Path | int) -> None:
         self.source = source
@@ -27,6 +28,11 @@ class VideoReader:
             if isinstance(source, int):
                 raise PosekitError(
                     f"cannot open webcam {source}: no camera at that index (0 is the first one)"
+                )
+            if "://" in str(source):
+                raise PosekitError(
+                    f"cannot open the stream {source}; check the URL, that the camera or server is "
+                    "reachable from here, and that OpenCV's FFmpeg backend reads that protocol"
                 )
             raise PosekitError(
                 f"cannot open video {source}; check that it exists and is a format OpenCV (FFmpeg) reads "
@@ -43,15 +49,23 @@ class VideoReader:
         self.num_frames: int | None = count if count > 0 and not isinstance(source, int) else None
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        return self.frames()
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Frames ``[start, stop)``; those before ``start`` are skipped without decoding (``grab``), which
+        stays exact where seeking by frame number is not."""
         try:
-            decoded = 0
-            while True:
+            for _ in range(start):
+                if not self._cap.grab():
+                    return
+            index = start
+            while stop is None or index < stop:
                 ok, frame = self._cap.read()
                 if not ok:
                     break
-                decoded += 1
+                index += 1
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            if not decoded:  # an empty result would look like a video without people
+            if index == 0 and stop != 0:  # an empty result would look like a video without people
                 what = f"webcam {self.source}" if isinstance(self.source, int) else f"video {self.source}"
                 raise PosekitError(
                     f"{what}: no frame could be decoded (it opens, but its video stream is empty, damaged or "
