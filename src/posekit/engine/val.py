@@ -14,6 +14,7 @@ from posekit.data.records import KeypointAnnotations
 from posekit.data.results import Detections, load_detections, load_results
 from posekit.data.sigmas import parse_sigmas
 from posekit.device import resolve_device
+from posekit.distributed import current_shard
 from posekit.engine.evaluator import evaluate_model
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json
@@ -35,6 +36,9 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     ``boxes``: a COCO detections file (person boxes instead of the ground-truth ones), kept from
     score ``box_conf``; ``sigmas`` overrides the schema's OKS sigmas (JSON file, comma list or list);
     ``conf`` only selects the keypoints drawn and counted as confident (COCO AP uses all of them).
+
+    Under ``torchrun``/``accelerate launch`` each process predicts a block of the people; the main one
+    evaluates, writes the run folder (the same files as one process) and prints; all return the metrics.
     """
     cfg = build_settings(ValConfig, config, **settings)
     if (cfg.model is None) == (cfg.predictions is None):
@@ -46,21 +50,9 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     resolve_device(cfg.device)  # a wrong device fails before anything slow
     dataset = resolve_data(cfg.data).load_split(cfg.split)
     override = parse_sigmas(cfg.sigmas, dataset.schema)
-    detections = model = None
-    if cfg.predictions is not None:
-        results = load_results(
-            cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
-        )
-        box_source = f"predictions file {cfg.predictions}"
-        report = evaluate_predictions(
-            dataset.to_coco_dict(),
-            results,
-            dataset.schema,
-            sigmas=override,
-            conf=cfg.conf,
-            box_source=box_source,
-        )
-    else:
+    shard = current_shard()  # several processes (torchrun): each predicts a block of the people
+    detections = model = evaluation = None
+    if cfg.predictions is None:
         model = _model(cfg)
         if cfg.boxes is not None:
             detections = load_detections(cfg.boxes, dataset.images, dataset.category_id, cfg.box_conf)
@@ -69,7 +61,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             )
         else:
             box_source = "ground-truth boxes"
-        report, results = evaluate_model(
+        evaluation = evaluate_model(
             model,
             dataset,
             detections.boxes if detections else None,
@@ -83,10 +75,28 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             cfg.nms_threshold,
             keypoint_ap=True,
             box_source=box_source,
-            progress=cfg.verbose,
+            progress=cfg.verbose and shard.is_main,
+            shard=shard,
+            parts=Path(cfg.project) / "val" / f"{cfg.name}.predictions",  # the run folder comes after
         )
+    if not shard.is_main:
+        return shard.share(dict)  # the main process's metrics
+    if evaluation is None:
+        results = load_results(
+            cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
+        )
+        report = evaluate_predictions(
+            dataset.to_coco_dict(),
+            results,
+            dataset.schema,
+            sigmas=override,
+            conf=cfg.conf,
+            box_source=f"predictions file {cfg.predictions}",
+        )
+    else:
+        report, results = evaluation
 
-    run_dir = new_run_dir(cfg.project, "val", cfg.name)
+    run_dir = new_run_dir(cfg.project, "val", cfg.name)  # after the evaluation: none for a failed one
     report.metrics["run"] = _run_info(cfg, dataset, model, detections)
     write_report(report, run_dir)
     atomic_write_json(run_dir / "predictions.json", results, indent=None)
@@ -99,7 +109,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     if cfg.verbose:
         print_report(report, console)
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
-    return {**report.metrics, "save_dir": str(run_dir)}
+    metrics = {**report.metrics, "save_dir": str(run_dir)}
+    return shard.share(lambda: metrics)
 
 
 def _model(cfg: ValConfig) -> torch.nn.Module:

@@ -16,9 +16,11 @@ import numpy as np
 
 from posekit.data.processor import TopDownMeta, TopDownProcessor
 from posekit.data.schema import KeypointSchema
+from posekit.distributed import Shard, current_shard
 from posekit.errors import ConfigError
 from posekit.inference.boxes import BoxProvider
 from posekit.inference.pose_result import PoseResult
+from posekit.inference.shard import split_source
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import auto_tracker_kind, make_tracker
@@ -149,7 +151,9 @@ class Predictor:
         if provider.kind == "detector":
             self._ensure_detector(cfg.detector, cfg.det_conf)
         track = cfg.track or bool(cfg.smooth)
-        results = self._run(src, provider, thresholds, cfg.batch, track, cfg.flip)
+        shard = current_shard()  # several processes (torchrun): each predicts a block of the frames
+        part = split_source(src, shard, cfg.batch, sequential=bool(track))
+        results = self._run(src, part, shard, provider, thresholds, cfg.batch, track, cfg.flip)
         if cfg.smooth == "online":
             results = self._smooth_online(results, src.fps, cfg.one_euro)
         elif cfg.smooth == "offline":
@@ -158,7 +162,7 @@ class Predictor:
             from posekit.inference.writer import RunWriter
             from posekit.runs import new_run_dir
 
-            self.save_dir = new_run_dir(cfg.project, "predict", cfg.name)
+            self.save_dir = shard.share(lambda: new_run_dir(cfg.project, "predict", cfg.name))
             writer = RunWriter(
                 self.save_dir,
                 src,
@@ -167,6 +171,7 @@ class Predictor:
                 True if cfg.save_json is None else cfg.save_json,
                 cfg.one_euro,
                 cfg.savgol,
+                shard,
             )
             results = writer.wrap(results, thresholds)
         stream = src.is_sequence if cfg.stream is None else cfg.stream
@@ -189,6 +194,8 @@ class Predictor:
     def _run(
         self,
         src: Source,
+        part: range | None,
+        shard: Shard,
         provider: BoxProvider,
         thresholds: np.ndarray,
         batch: int,
@@ -201,7 +208,7 @@ class Predictor:
             tracker = make_tracker(kind, src.fps, self.schema.sigmas_array, thresholds, provider.det_conf)
         frames_per_chunk = 1 if src.kind == "webcam" else batch
         count = 0
-        frames = iter(src)
+        frames = src.frames(part)
         while chunk := list(itertools.islice(frames, frames_per_chunk)):
             count += len(chunk)
             for result in self._predict_chunk(chunk, provider, thresholds, batch, flip):
@@ -210,7 +217,7 @@ class Predictor:
                         result.boxes, result.box_scores, result.keypoints, result.keypoint_scores
                     )
                 yield result
-        provider.check_matched(count)
+        provider.check_matched(count, shard)
 
     def _predict_chunk(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,29 +51,43 @@ class Source:
         return self.kind in ("video", "webcam")
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self, part: range | None = None) -> Iterator[Frame]:
+        """The frames in order, or only those whose index is in ``part`` (other images are not read)."""
         if self.kind == "images":
-            yield from self._images()
+            yield from self._images(part)
             return
         reader, self._reader = self._reader, None
         reader = reader or VideoReader(self.items[0])
         stem = Path(str(self.items[0])).stem if self.kind == "video" else f"webcam{self.items[0]}"
-        for index, image in enumerate(reader):
+        frames = enumerate(reader)
+        if part is not None:
+            frames = itertools.islice(frames, part.start, part.stop)
+        for index, image in frames:
             yield Frame(image, f"{stem}_{index:06d}", index, index)
+        reader.close()
 
     def reopen(self) -> Source:
         """A fresh source over the same input (videos are read twice by offline smoothing)."""
         return Source(self.kind, self.items, self.fps, self.name)
 
-    def _images(self) -> Iterator[Frame]:
+    def _images(self, part: range | None) -> Iterator[Frame]:
         from posekit.data.images import read_image
 
         ids = _image_ids(self.items)
         for index, (item, image_id) in enumerate(zip(self.items, ids, strict=True)):
+            if part is not None and index not in part:
+                continue
             if isinstance(item, np.ndarray):
-                yield Frame(_check_array(item, index), f"image{index}", index, image_id)
+                yield Frame(_check_array(item, index), item_name(item, index), index, image_id)
             else:
-                path = Path(item)
-                yield Frame(read_image(path), path.stem, index, image_id, path)
+                yield Frame(read_image(Path(item)), item_name(item, index), index, image_id, Path(item))
+
+
+def item_name(item: str | Path | np.ndarray, index: int) -> str:
+    """The name of an image source's ``index``-th item: its file stem (``image<index>`` for arrays)."""
+    return f"image{index}" if isinstance(item, np.ndarray) else Path(item).stem
 
 
 def resolve_source(source: SourceLike) -> Source:
