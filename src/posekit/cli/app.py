@@ -11,6 +11,7 @@ from rich.markup import escape
 from posekit.cli.audit import audit_command
 from posekit.cli.check import check_command
 from posekit.cli.convert import convert_command
+from posekit.cli.examples import epilog, overview
 from posekit.cli.export import export_command
 from posekit.cli.predict import predict_command
 from posekit.cli.sigmas import sigmas_command
@@ -24,15 +25,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=overview(),
 )
-app.command("check")(check_command)
-app.command("train")(train_command)
-app.command("val")(val_command)
-app.command("predict")(predict_command)
-app.command("export")(export_command)
-app.command("convert")(convert_command)
-app.command("audit")(audit_command)
-app.command("sigmas")(sigmas_command)
+for _name, _command in (
+    ("check", check_command),
+    ("train", train_command),
+    ("val", val_command),
+    ("predict", predict_command),
+    ("export", export_command),
+    ("convert", convert_command),
+    ("audit", audit_command),
+    ("sigmas", sigmas_command),
+):
+    app.command(_name, epilog=epilog(_name))(_command)
 
 
 def main() -> None:

@@ -33,10 +33,7 @@ def audit_command(
     """Find likely annotation errors without a model: points marked unlabelled but placed (or labelled
     at 0,0), people labelled twice, left/right swaps that make limbs cross, bones far too long for the
     person, boxes that do not fit their skeleton, points outside their box. Each finding has a score
-    (-log10 of the chance that a correct label looks this wrong), the evidence and a fix.
-
-    Try: posekit audit sample
-    """
+    (-log10 of the chance that a correct label looks this wrong), the evidence and a fix."""
     from posekit.audit.api import audit
 
     report = audit(data, split=split, images=images, min_score=min_score)

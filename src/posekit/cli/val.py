@@ -42,10 +42,7 @@ def val_command(
     name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of these settings; flags given win.")] = None,
 ) -> None:
-    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy; writes runs/val/<name>/.
-
-    Try: posekit val --model vitpose-t --pretrained none --data sample
-    """
+    """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy; writes runs/val/<name>/."""
     settings = {k: v for k, v in locals().items() if k != "config"}
     from posekit.engine.val import val
 
