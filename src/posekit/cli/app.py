@@ -14,6 +14,7 @@ from rich.markup import escape
 from posekit.cli.audit import audit_command
 from posekit.cli.check import check_command
 from posekit.cli.convert import convert_command
+from posekit.cli.examples import epilog, overview
 from posekit.cli.export import export_command
 from posekit.cli.predict import predict_command
 from posekit.cli.sigmas import sigmas_command
@@ -27,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=overview(),
 )
 
 
@@ -55,7 +57,7 @@ for _name, _command in {
     "audit": audit_command,
     "sigmas": sigmas_command,
 }.items():
-    app.command(_name)(_interruptible(_command))
+    app.command(_name, epilog=epilog(_name))(_interruptible(_command))
 
 
 def main() -> None:

@@ -71,10 +71,7 @@ def audit_command(
     person, boxes that do not fit their skeleton, points outside their box. With a model (--model, or
     --folds K), also swaps, displaced joints, missed labels and visibility mistakes against its
     predictions. Each finding has a score (-log10 of the chance that a correct label looks this wrong),
-    the evidence and a fix.
-
-    Try: posekit audit sample
-    """
+    the evidence and a fix."""
     from posekit.audit.fix import check_fix, fix_swaps
     from posekit.engine.audit import audit_with_model, check_model_options
     from posekit.report.findings_gallery import save_findings_gallery

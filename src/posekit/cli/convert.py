@@ -39,9 +39,8 @@ def convert_command(
 ) -> None:
     """Convert keypoint labels between COCO (posekit's format), Ultralytics YOLO pose, CVAT and Label Studio.
 
-    Try: posekit convert sample yolo_sample --from coco --to yolo, then
-    posekit convert yolo_sample/data.yaml coco_again --from yolo and posekit check coco_again/data.yaml.
-    (posekit train/val/check also take a YOLO pose data.yaml directly.)
+    Back again: posekit convert yolo_sample/data.yaml coco_again --from yolo. posekit train/val/check also
+    take a YOLO pose data.yaml directly.
     """
     from posekit.data.formats import convert
 

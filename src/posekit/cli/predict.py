@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from posekit.cli.options import help_for
+from posekit.distributed import current_shard
 from posekit.inference.smoothing import OneEuroParams, SavgolParams
 from posekit.settings import PredictConfig
 
@@ -33,7 +34,9 @@ def predict_command(
     source: Annotated[
         str,
         typer.Option(
-            help="Image, folder, glob ('dir/*.jpg'), video (mp4/avi/mov), webcam index or stream URL (rtsp://)."
+            help="Image, folder, glob ('dir/*.jpg'), video (mp4/avi/mov), webcam index, stream URL "
+            "(rtsp://), or 'sample' (the built-in sample's val images, with their ground-truth boxes "
+            "unless --boxes is given)."
         ),
     ],
     pretrained: Annotated[
@@ -84,11 +87,11 @@ def predict_command(
     project: Annotated[str | None, typer.Option(help=_help("project"))] = None,
     name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
 ) -> None:
-    """Find people and their keypoints in images and videos; write drawings and JSON to a run folder.
-
-    Try: posekit predict --model vitpose-t --pretrained none --source IMAGE.jpg --boxes full
-    """
+    """Find people and their keypoints in images and videos; write drawings and JSON to a run folder."""
     from posekit.inference.predictor import load
+
+    if source == "sample":
+        source, boxes = _sample_source(boxes)
 
     def given(**values: Any) -> dict[str, Any]:
         return {k: v for k, v in values.items() if v is not None}
@@ -103,12 +106,15 @@ def predict_command(
     if track or smooth:
         options["track"] = True if tracker == "auto" else tracker
     console = Console(soft_wrap=True, highlight=False)
+    shard = current_shard()  # under torchrun each process predicts a block of the frames
     predictor = load(model, device=device, pretrained=pretrained)
     results = predictor.predict(source, stream=True, save=save, save_json=save_json, **options)
     people = frames = 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     stopped = ""
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, disable=not shard.is_main
+    ) as progress:
         task = progress.add_task("predict", total=None)
         try:
             for result in results:
@@ -117,6 +123,9 @@ def predict_command(
                 progress.update(task, advance=1)
         except KeyboardInterrupt:
             stopped = "Stopped. "  # a webcam runs until Ctrl-C; what was seen is written
+    frames, people = shard.total(frames), shard.total(people)
+    if not shard.is_main:
+        return
     save_dir = predictor.save_dir
     where = f" Results in [bold]{save_dir}[/]" if save or save_json else ""
     console.print(f"{stopped}{frames} image(s)/frame(s), {people} person(s).{where}")
@@ -130,6 +139,16 @@ def predict_command(
         )
     if save_dir is not None and (save_dir / "jitter.json").is_file():
         _print_jitter(console, save_dir / "jitter.json")
+
+
+def _sample_source(boxes: str | None) -> tuple[str, str]:
+    """The built-in sample's val image folder and, unless ``boxes`` are given, its annotations (people's
+    ground-truth boxes: the sample has no detector-like people)."""
+    from posekit.data.config import resolve_data
+
+    split = resolve_data("sample").val
+    assert split is not None and split.images is not None  # the sample names both
+    return str(split.images), boxes or str(split.json_path)
 
 
 def _print_jitter(console: Console, path: Path) -> None:

@@ -48,10 +48,7 @@ def sigmas_command(
 ) -> None:
     """Estimate per-keypoint OKS sigmas as COCO defines them (the spread of annotators' labels of a point,
     relative to the person's scale) and write a schema file that `posekit val --sigmas FILE` and a data
-    YAML's `schema:` read.
-
-    Try: posekit sigmas sample
-    """
+    YAML's `schema:` read."""
     from posekit.audit import sigmas as estimate
     from posekit.data.results import load_results
     from posekit.io import atomic_write_json

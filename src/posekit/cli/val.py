@@ -45,10 +45,7 @@ def val_command(
     config: Annotated[Path | None, typer.Option(help="YAML file of these settings; flags given win.")] = None,
 ) -> None:
     """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy (and MOTA, ID switches, IDF1,
-    jitter on video data with track ids); writes runs/val/<name>/.
-
-    Try: posekit val --model vitpose-t --pretrained none --data sample
-    """
+    jitter on video data with track ids); writes runs/val/<name>/."""
     settings = {k: v for k, v in locals().items() if k != "config"}
     from posekit.engine.val import val
 

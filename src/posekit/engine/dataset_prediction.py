@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 from rich.progress import track
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from posekit.data.dataset import TopDownDataset, collate
 from posekit.data.processor import TopDownMeta
 from posekit.data.records import KeypointAnnotations
 from posekit.data.results import to_coco_results
 from posekit.device import resolve_device
+from posekit.distributed import Shard
 from posekit.metrics.nms import NmsMode, nms_per_image
 
 
@@ -56,6 +57,17 @@ class DatasetPredictions:
             category_id,
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[DatasetPredictions]) -> DatasetPredictions:
+        """The rows of ``parts`` in order (the blocks of several processes); ``skipped`` is the first's
+        (every process counts the boxes of the whole split)."""
+        arrays = {
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in cls.__dataclass_fields__
+            if name != "skipped"
+        }
+        return cls(**arrays, skipped=parts[0].skipped)
+
 
 def predict_dataset(
     model: torch.nn.Module,
@@ -67,13 +79,14 @@ def predict_dataset(
     workers: int | None = None,
     progress: bool = False,
     split_views: bool = False,
+    shard: Shard | None = None,
 ) -> DatasetPredictions:
     """Predict every ground-truth person of ``dataset`` (or every box of ``boxes``, COCO detections).
 
     ``model`` is a :class:`~posekit.models.vitpose.PoseModel` (any keypoint count); its ``processor``
     makes the crops, runs the flip test (``flip_test``, default: the processor's policy), decodes and
     rescores. ``workers`` (data loading processes) defaults to 0 on CPU (the model needs the cores) and
-    up to 8 on a GPU.
+    up to 8 on a GPU. With ``shard``, only that process's block of whole batches is predicted.
 
     ``split_views``: run the crops and their mirror images (as the flip test does) but decode each on its
     own instead of averaging: ``keypoints`` are the crops', ``mirrored_keypoints`` the mirror images'
@@ -84,7 +97,8 @@ def predict_dataset(
         workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)
     processor = model.processor
     crops = TopDownDataset(dataset, processor, boxes=boxes, train=False)
-    loader = DataLoader(crops, batch_size=batch_size, num_workers=workers, collate_fn=collate)
+    mine = crops if shard is None else Subset(crops, shard.block(len(crops), batch_size))
+    loader = DataLoader(mine, batch_size=batch_size, num_workers=workers, collate_fn=collate)
     dtype = next((p.dtype for p in model.parameters()), torch.float32)  # an ONNX Runtime model has none
     model.to(device)
     was_training = model.training

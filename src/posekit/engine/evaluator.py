@@ -3,6 +3,7 @@ each epoch; ``posekit val`` adds the run folder)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -10,7 +11,8 @@ import torch
 
 from posekit.data.records import KeypointAnnotations
 from posekit.data.schema import KeypointSchema
-from posekit.engine.dataset_prediction import predict_dataset
+from posekit.distributed import Shard
+from posekit.engine.dataset_prediction import DatasetPredictions, predict_dataset
 from posekit.errors import ConfigError
 from posekit.metrics.evaluate import EvaluationReport, evaluate_predictions
 from posekit.metrics.nms import NmsMode, check_nms_mode
@@ -48,18 +50,33 @@ def evaluate_model(
     keypoint_ap: bool = False,
     box_source: str = "ground-truth boxes",
     progress: bool = False,
-) -> Evaluation:
+    shard: Shard | None = None,
+    parts: str | Path | None = None,
+) -> Evaluation | None:
     """Evaluate an in-memory model on a data set without writing anything (training calls this).
 
     Returns ``(report, results)``: the :class:`EvaluationReport` (``.metrics`` as in metrics.json,
     ``.keypoints`` weakest first) and the COCO keypoint results; ``.summary`` holds the headline
     numbers. ``flip_test`` defaults to the model processor's policy; ``keypoint_ap`` adds one COCO run
     per joint to the per-keypoint table.
+
+    Under several processes (``shard`` of ``torchrun``), each predicts its block of the people and the
+    main process, which gathers the blocks through part files named after ``parts`` (in a folder all
+    processes see), evaluates them: the others return None.
     """
     check_model_schema(model.schema, dataset)
     check_nms_mode(nms)
     oks_sigmas = dataset.schema.sigmas_array if sigmas is None else np.asarray(sigmas, np.float64)
-    predictions = predict_dataset(model, dataset, boxes, flip_test, batch_size, device, workers, progress)
+    predictions = predict_dataset(
+        model, dataset, boxes, flip_test, batch_size, device, workers, progress, shard
+    )
+    if shard is not None and shard.world > 1:
+        if parts is None:
+            raise ValueError("evaluate_model: several processes need `parts`, a path they all see")
+        gathered = shard.gather(predictions, parts)
+        if gathered is None:
+            return None
+        predictions = DatasetPredictions.concatenate(gathered)
     results = predictions.to_results(oks_sigmas, dataset.category_id, nms, nms_threshold)
     report = evaluate_predictions(
         dataset.to_coco_dict(),

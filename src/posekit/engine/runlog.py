@@ -157,12 +157,14 @@ class RunLog:
         best_epoch: int,
         best_ap: float,
     ) -> None:
-        """After an epoch: results.csv/png, TensorBoard, and (after a validation) the table and drawings."""
+        """After an epoch: results.csv, TensorBoard, and after a validation results.png (a second's
+        plotting, not worth doing for the loss alone), the table and the drawings."""
         if not self.enabled:
             return
         row = history[-1]
         atomic_write_text(self.run_dir / "results.csv", _csv(history))
-        _plot_results(history, self.run_dir / "results.png")
+        if metrics is not None:
+            _plot_results(history, self.run_dir / "results.png")
         if self.writer is not None:
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)):

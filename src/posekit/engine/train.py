@@ -20,9 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list
+from accelerate.utils import DistributedDataParallelKwargs
 from torch.utils.data import DataLoader
 
+from posekit.distributed import Shard
 from posekit.engine.checkpoint import find_resume_dir, interrupted_message, load_state, save_checkpoint
 from posekit.engine.ema import ModelEMA
 from posekit.engine.runlog import RunLog
@@ -92,6 +93,7 @@ class Trainer:
         )
         acc = self.accelerator
         self.rank, self.world = acc.process_index, acc.num_processes
+        self.shard = Shard(self.rank, self.world)
         self.log = RunLog(enabled=acc.is_main_process)
 
         from posekit.data.config import resolve_data
@@ -112,8 +114,7 @@ class Trainer:
             self.run_dir = resume_dir
             self._load(resume_dir / "weights" / "last")
         else:
-            path = [str(new_run_dir(cfg.project, "train", cfg.name)) if acc.is_main_process else ""]
-            self.run_dir = Path(broadcast_object_list(path)[0]) if self.world > 1 else Path(path[0])
+            self.run_dir = self.shard.share(lambda: new_run_dir(cfg.project, "train", cfg.name))
         self.log.open(self.run_dir, self.cfg, self.schema, self.unwrapped.processor)
 
     # ------------------------------------------------------------------ set-up
@@ -346,28 +347,29 @@ class Trainer:
         return time.time() - self.last_save > SAVE_PERIOD_S
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> dict[str, Any]:
-        """OKS AP on the val split with ground-truth boxes (flip test when training flips), computed by
-        the main process and shared: ``summary`` (scalars), ``keypoints`` (per-keypoint rows, weakest
-        first), ``results`` (COCO)."""
-        metrics = self._evaluate() if self.accelerator.is_main_process else None
-        return broadcast_object_list([metrics])[0] if self.world > 1 else metrics
-
     @torch.no_grad()
-    def _evaluate(self) -> dict[str, Any]:
+    def validate(self) -> dict[str, Any]:
+        """OKS AP on the val split with ground-truth boxes (flip test when training flips): each process
+        predicts a block of the people, the main one evaluates and shares ``summary`` (scalars),
+        ``keypoints`` (per-keypoint rows, weakest first) and ``results`` (COCO)."""
         from posekit.engine.evaluator import evaluate_model
 
-        model = self.eval_model
-        was_training = model.training
         evaluation = evaluate_model(
-            model, self.val_data, batch_size=self.micro_batch, device=self.accelerator.device
+            self.eval_model,
+            self.val_data,
+            batch_size=self.micro_batch,
+            device=self.accelerator.device,
+            shard=self.shard,
+            parts=self.run_dir / "val_predictions",
         )
-        model.train(was_training)
-        return {
+        if evaluation is None:
+            return self.shard.share(dict)
+        metrics = {
             "summary": evaluation.summary,
             "keypoints": evaluation.report.keypoints,
             "results": evaluation.results,
         }
+        return self.shard.share(lambda: metrics)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from posekit.data.records import KeypointAnnotations
 from posekit.data.results import Detections, load_detections, load_results
 from posekit.data.sigmas import parse_sigmas
 from posekit.device import resolve_device, resolve_precision, torch_dtype
+from posekit.distributed import current_shard
 from posekit.engine.evaluator import evaluate_model
 from posekit.errors import ConfigError, PosekitError
 from posekit.io import atomic_write_json
@@ -49,6 +50,9 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     ``boxes``: a COCO detections file (person boxes instead of the ground-truth ones), kept from
     score ``box_conf``; ``sigmas`` overrides the schema's OKS sigmas (JSON file, comma list or list);
     ``conf`` only selects the keypoints drawn and counted as confident (COCO AP uses all of them).
+
+    Under ``torchrun``/``accelerate launch`` each process predicts a block of the people; the main one
+    evaluates, writes the run folder (the same files as one process) and prints; all return the metrics.
     """
     cfg = build_settings(ValConfig, config, **settings)
     if (cfg.model is None) == (cfg.predictions is None):
@@ -64,22 +68,10 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     gt = dataset.to_coco_dict()
     video = any("track_id" in a.extra for a in dataset.annotations)
     override = parse_sigmas(cfg.sigmas, dataset.schema)
-    detections = model = None
+    shard = current_shard()  # several processes (torchrun): each predicts a block of the people
+    detections = model = evaluation = None
     flip = None
-    if cfg.predictions is not None:
-        results = load_results(
-            cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
-        )
-        box_source = f"predictions file {cfg.predictions}"
-        report = evaluate_predictions(
-            gt,
-            results,
-            dataset.schema,
-            sigmas=override,
-            conf=cfg.conf,
-            box_source=box_source,
-        )
-    else:
+    if cfg.predictions is None:
         model = _model(cfg, precision)
         flip = flip_test(cfg.flip, model.processor.flip_test, video)
         if cfg.boxes is not None:
@@ -89,7 +81,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             )
         else:
             box_source = "ground-truth boxes"
-        report, results = evaluate_model(
+        evaluation = evaluate_model(
             model,
             dataset,
             detections.boxes if detections else None,
@@ -103,12 +95,30 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             cfg.nms_threshold,
             keypoint_ap=True,
             box_source=box_source,
-            progress=cfg.verbose,
+            progress=cfg.verbose and shard.is_main,
+            shard=shard,
+            parts=Path(cfg.project) / "val" / f"{cfg.name}.predictions",  # the run folder comes after
         )
+    if not shard.is_main:
+        return shard.share(dict)  # the main process's metrics
+    if evaluation is None:
+        results = load_results(
+            cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
+        )
+        report = evaluate_predictions(
+            gt,
+            results,
+            dataset.schema,
+            sigmas=override,
+            conf=cfg.conf,
+            box_source=f"predictions file {cfg.predictions}",
+        )
+    else:
+        report, results = evaluation
 
     if video:
         report.metrics["video"] = _video_metrics(dataset, results, cfg.predictions is None, cfg.conf)
-    run_dir = new_run_dir(cfg.project, "val", cfg.name)
+    run_dir = new_run_dir(cfg.project, "val", cfg.name)  # after the evaluation: none for a failed one
     report.metrics["run"] = _run_info(cfg, dataset, model, detections, flip, precision)
     errors = error_breakdown(gt, results, dataset.schema, override)
     report.metrics["errors"] = errors.to_dict()
@@ -131,7 +141,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         _print_video(report.metrics.get("video"), console)
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
         console.print(f"Report: {page}", highlight=False, soft_wrap=True)
-    return {**report.metrics, "save_dir": str(run_dir)}
+    metrics = {**report.metrics, "save_dir": str(run_dir)}
+    return shard.share(lambda: metrics)
 
 
 def _model(cfg: ValConfig, precision: str | None) -> torch.nn.Module:

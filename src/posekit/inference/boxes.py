@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.distributed import Shard
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.sources import Frame
 
@@ -73,9 +74,12 @@ class BoxProvider:
         self._matched += 1
         return found[:, :4], found[:, 4]
 
-    def check_matched(self, num_frames: int) -> None:
-        """After a run: a boxes file or dict matching no frame at all is a mistake, not an empty result."""
-        if self.kind in ("file", "given") and self._table is not None and num_frames and not self._matched:
+    def check_matched(self, num_frames: int, shard: Shard = Shard()) -> None:
+        """After a run (of every process of ``shard``): a boxes file or dict matching no frame at all is a
+        mistake, not an empty result."""
+        if self.kind not in ("file", "given") or self._table is None:
+            return
+        if shard.total(num_frames) and not shard.total(self._matched):
             raise PosekitError(
                 f"none of the {num_frames} image(s)/frame(s) has boxes in the boxes given. Detections are "
                 "matched by image id: the numeric file name (000000000785.jpg -> 785) or, for a video, the "

@@ -25,11 +25,13 @@ import numpy as np
 
 from posekit.data.processor import TopDownMeta, TopDownProcessor
 from posekit.data.schema import KeypointSchema
+from posekit.distributed import Shard, current_shard
 from posekit.errors import ConfigError, check_number
 from posekit.inference.boxes import BoxProvider
 from posekit.inference.keyframes import Keyframes
 from posekit.inference.pipeline import LiveStats, StageTimes, latest_only, read_ahead
 from posekit.inference.pose_result import PoseResult
+from posekit.inference.shard import split_source
 from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kind, make_tracker
@@ -201,6 +203,8 @@ class Predictor:
         if provider.kind == "detector":
             self._ensure_detector(cfg.detector, cfg.det_conf, src.is_sequence, runner.device)
         track = cfg.track or bool(cfg.smooth) or det_every > 1
+        shard = current_shard()  # several processes (torchrun): each predicts a block of the frames
+        part = split_source(src, shard, cfg.batch, sequential=bool(track))
         self.settings = {
             "precision": runner.precision,
             "flip_test": flip,
@@ -211,7 +215,7 @@ class Predictor:
             "live": live,
         }
         self.times, self.live_stats = StageTimes(), LiveStats() if live else None
-        results = self._run(src, provider, runner, thresholds, cfg.batch, track, flip, det_every)
+        results = self._run(part, shard, provider, runner, thresholds, cfg.batch, track, flip, det_every)
         if cfg.smooth == "online":
             results = self._smooth_online(results, src.fps, cfg.one_euro)
         elif cfg.smooth == "offline":
@@ -220,7 +224,7 @@ class Predictor:
             from posekit.inference.writer import RunWriter
             from posekit.runs import new_run_dir
 
-            self.save_dir = new_run_dir(cfg.project, "predict", cfg.name)
+            self.save_dir = shard.share(lambda: new_run_dir(cfg.project, "predict", cfg.name))
             writer = RunWriter(
                 self.save_dir,
                 src,
@@ -229,6 +233,7 @@ class Predictor:
                 True if cfg.save_json is None else cfg.save_json,
                 cfg.one_euro,
                 cfg.savgol,
+                shard,
             )
             results = writer.wrap(results, thresholds)
         stream = src.is_sequence if cfg.stream is None else cfg.stream
@@ -299,6 +304,7 @@ class Predictor:
     def _run(
         self,
         src: Source,
+        shard: Shard,
         provider: BoxProvider,
         runner: HeatmapRunner,
         thresholds: np.ndarray,
@@ -363,7 +369,7 @@ class Predictor:
                                 result.boxes, result.box_scores, result.keypoints, result.keypoint_scores
                             )
                     yield self._delivered(result, frame)
-        provider.check_matched(count)
+        provider.check_matched(count, shard)
 
     def _frames(self, src: Source, batch: int) -> Iterator[Frame]:
         """The source's frames, decoded ahead in a thread; a live source keeps only its newest frame."""

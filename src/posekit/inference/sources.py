@@ -111,10 +111,14 @@ class Source:
         ):
             item, image_id = self.items[index], ids[index]
             if isinstance(item, np.ndarray):
-                yield Frame(_check_array(item, index), f"image{index}", index, image_id)
+                yield Frame(_check_array(item, index), item_name(item, index), index, image_id)
             else:
-                path = Path(item)
-                yield Frame(read_image(path), path.stem, index, image_id, path)
+                yield Frame(read_image(Path(item)), item_name(item, index), index, image_id, Path(item))
+
+
+def item_name(item: str | Path | np.ndarray, index: int) -> str:
+    """The name of an image source's ``index``-th item: its file stem (``image<index>`` for arrays)."""
+    return f"image{index}" if isinstance(item, np.ndarray) else Path(item).stem
 
 
 SourceLike = str | Path | int | np.ndarray | Sequence[str | Path | np.ndarray] | Iterator[np.ndarray] | Source

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,17 +11,20 @@ from typing import Any
 
 import numpy as np
 
+from posekit.distributed import Shard
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import OneEuroParams, SavgolParams, jitter_report
-from posekit.inference.sources import Source
-from posekit.inference.video import VideoWriter
+from posekit.inference.sources import Source, item_name
+from posekit.inference.video import VideoReader, VideoWriter
 from posekit.io import atomic_path, atomic_write_json
 
 _KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class RunWriter:
-    """Writes results as they stream by (see :meth:`wrap`)."""
+    """Writes results as they stream by (see :meth:`wrap`). Under several processes (``shard``) each writes
+    its part of ``predictions.json``, ``predictions.jsonl`` and the video, and the main process merges them
+    into the files one process writes; drawn images keep the names one process gives them."""
 
     def __init__(
         self,
@@ -31,17 +35,20 @@ class RunWriter:
         save_json: bool = True,
         one_euro: OneEuroParams = OneEuroParams(),
         savgol: SavgolParams = SavgolParams(),
+        shard: Shard = Shard(),
     ) -> None:
         self.save_dir, self.src, self.names = Path(save_dir), src, names
         self.save_media, self.save_json = save_media, save_json
         self.one_euro, self.savgol = one_euro, savgol
+        self.shard = shard
 
     def wrap(self, results: Iterator[PoseResult], thresholds: np.ndarray) -> Iterator[PoseResult]:
         """Yield ``results`` unchanged while writing them. The files are complete when the stream ends or
         is stopped (the consumer closes it, or Ctrl-C on a webcam); an error discards the video/JSONL."""
         coco: list[dict[str, Any]] = []
         series: dict[str, list[np.ndarray]] = {"ids": [], "points": [], "scores": [], "boxes": []}
-        used_names: set[str] = set()
+        file_names = _file_names(self.src) if self.save_media and not self.src.is_sequence else []
+        video_path, jsonl_path = self.save_dir / f"{self.src.name}.mp4", self.save_dir / "predictions.jsonl"
         interrupted: KeyboardInterrupt | None = None
         with ExitStack() as stack:
             video = jsonl = None
@@ -49,17 +56,17 @@ class RunWriter:
                 for result in results:
                     if self.save_media and self.src.is_sequence:
                         if video is None:
-                            path = self.save_dir / f"{self.src.name}.mp4"
-                            video = stack.enter_context(VideoWriter(path, self.src.fps, result.size))
+                            part = self.shard.part(video_path)
+                            video = stack.enter_context(VideoWriter(part, self.src.fps, result.size))
                         video.write(result.plot())
                     elif self.save_media:
-                        result.save(self.save_dir / _unique_name(result, used_names))
+                        result.save(self.save_dir / file_names[result.index])
                     if self.save_json:
                         coco.extend(result.to_coco())
                         if self.src.is_sequence:
                             if jsonl is None:
-                                path = self.save_dir / "predictions.jsonl"
-                                jsonl = stack.enter_context(atomic_path(path)).open("w", encoding="utf-8")
+                                part = self.shard.part(jsonl_path)
+                                jsonl = stack.enter_context(atomic_path(part)).open("w", encoding="utf-8")
                                 stack.callback(jsonl.close)
                             jsonl.write(result.to_json() + "\n")
                     if self.src.is_sequence:
@@ -74,7 +81,14 @@ class RunWriter:
             except KeyboardInterrupt as stop:
                 interrupted = stop
         if self.save_json:
-            atomic_write_json(self.save_dir / "predictions.json", coco, indent=None)
+            path = self.save_dir / "predictions.json"
+            parts = self.shard.gather(coco, path)
+            if parts is not None:
+                atomic_write_json(path, [row for part in parts for row in part], indent=None)
+        if self.src.is_sequence and self.save_json:
+            self.shard.merge(jsonl_path, _concatenate_files)
+        if self.src.is_sequence and self.save_media:
+            self.shard.merge(video_path, lambda parts, tmp: _concatenate_videos(parts, tmp, self.src.fps))
         if any((ids >= 0).any() for ids in series["ids"] if len(ids)):
             self._write_jitter(series, thresholds)
         if interrupted is not None:
@@ -106,15 +120,35 @@ class RunWriter:
         atomic_write_json(self.save_dir / "jitter.json", out)
 
 
-def _unique_name(result: PoseResult, used: set[str]) -> str:
-    """``<stem><suffix>`` (the source's format when common, else .jpg), numbered if the stem repeats."""
-    suffix = result.path.suffix.lower() if result.path is not None else ".jpg"
-    suffix = suffix if suffix in _KEEP_SUFFIXES else ".jpg"
-    name = f"{result.name}{suffix}"
-    if name in used:
-        name = f"{result.name}_{result.index}{suffix}"
-    used.add(name)
-    return name
+def _file_names(src: Source) -> list[str]:
+    """Drawn image file names of an image source, by index: ``<stem><suffix>`` (the source's format when
+    common, else .jpg), ``<stem>_<index><suffix>`` when an earlier image took the name."""
+    names: list[str] = []
+    for index, item in enumerate(src.items):
+        suffix = Path(item).suffix.lower() if isinstance(item, (str, Path)) else ".jpg"
+        suffix = suffix if suffix in _KEEP_SUFFIXES else ".jpg"
+        name = f"{item_name(item, index)}{suffix}"
+        names.append(name if name not in names else f"{item_name(item, index)}_{index}{suffix}")
+    return names
+
+
+def _concatenate_files(parts: list[Path], out: Path) -> None:
+    with out.open("wb") as merged:
+        for part in parts:
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, merged)
+
+
+def _concatenate_videos(parts: list[Path], out: Path, fps: float) -> None:
+    """The parts' frames in order, in one mp4 (decoded and encoded again: mp4 segments do not join)."""
+    writer = None
+    for part in parts:
+        for frame in VideoReader(part):
+            if writer is None:
+                writer = VideoWriter(out, fps, frame.shape[:2])
+            writer.write(frame)
+    if writer is not None:
+        writer.close()
 
 
 def _mean(values: np.ndarray) -> float | None:
