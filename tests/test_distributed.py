@@ -56,11 +56,15 @@ def test_tracking_and_webcams_are_not_split(tmp_path) -> None:
         for _ in range(5):
             writer.write(np.zeros((32, 48, 3), np.uint8))
     src = resolve_source(video)
-    assert split_source(src, Shard(), 2, sequential=True) is None  # one process: everything
-    assert split_source(src, Shard(0, 2), 2, sequential=False) == range(0, 2)
-    assert split_source(src, Shard(1, 2), 2, sequential=False) == range(2, sys.maxsize)  # reads to the end
-    with pytest.raises(ConfigError, match="tracking and smoothing .* cannot be split between 2 processes"):
+    assert split_source(src, Shard(), 2, sequential=True) is src  # one process: everything
+    first, last = split_source(src, Shard(0, 2), 2, False), split_source(src, Shard(1, 2), 2, False)
+    assert (first.start, first.stop) == (0, 2)
+    assert (last.start, last.stop) == (2, None)  # the last part reads on to the end
+    assert [f.index for f in first] + [f.index for f in last] == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="tracking, smoothing .* cannot be split between 2 processes"):
         split_source(src, Shard(0, 2), 2, sequential=True)
+    with pytest.raises(ConfigError, match="frames source .* cannot be split"):  # an iterator: read once
+        split_source(resolve_source(iter([np.zeros((8, 8, 3), np.uint8)])), Shard(0, 2), 2, False)
 
 
 def test_drawn_image_names_do_not_depend_on_the_other_images_read(tmp_path) -> None:
