@@ -68,7 +68,7 @@ def evaluate_model(
     check_nms_mode(nms)
     oks_sigmas = dataset.schema.sigmas_array if sigmas is None else np.asarray(sigmas, np.float64)
     predictions = predict_dataset(
-        model, dataset, boxes, flip_test, batch_size, device, workers, progress, shard
+        model, dataset, boxes, flip_test, batch_size, device, workers, progress, shard=shard
     )
     if shard is not None and shard.world > 1:
         if parts is None:

@@ -144,7 +144,6 @@ class Predictor:
     def __init__(self, runner: HeatmapRunner) -> None:
         self.runner = runner
         self.schema = runner.schema
-        self.processor = runner.processor
         self._detector: Any = None
         self._runners: dict[tuple[str, str], HeatmapRunner] = {}
         #: Run folder of the last ``predict(save=True)`` call.
@@ -155,6 +154,16 @@ class Predictor:
         self.times = StageTimes()
         #: Frames read, handed on and dropped, and latencies, of the last live ``predict`` (else None).
         self.live_stats: LiveStats | None = None
+
+    @property
+    def processor(self) -> TopDownProcessor:
+        """The model's top-down processor (crops, flip-test policy, decoder); assign a changed one (e.g.
+        ``processor.updated(decode="posekit")``) to predict with it in every precision."""
+        return self.runner.processor
+
+    @processor.setter
+    def processor(self, processor: TopDownProcessor) -> None:
+        self.runner.processor = processor
 
     # ------------------------------------------------------------------ public API
     def predict(self, source: SourceLike, **options: Any) -> list[PoseResult] | Iterator[PoseResult]:
@@ -266,7 +275,9 @@ class Predictor:
                 self._runners[key] = TorchRunner(
                     copy.deepcopy(base.model), str(base.device), base.name, resolved
                 )
-        return self._runners[key]
+        runner = self._runners[key]
+        runner.processor = base.processor  # the same model: the processor assigned to this predictor
+        return runner
 
     # ------------------------------------------------------------------ pipeline
     @staticmethod
