@@ -60,11 +60,11 @@ class DatasetPredictions:
     @classmethod
     def concatenate(cls, parts: list[DatasetPredictions]) -> DatasetPredictions:
         """The rows of ``parts`` in order (the blocks of several processes); ``skipped`` is the first's
-        (every process counts the boxes of the whole split)."""
+        (every process counts the boxes of the whole split); fields that every part leaves None stay None."""
         arrays = {
             name: np.concatenate([getattr(p, name) for p in parts])
             for name in cls.__dataclass_fields__
-            if name != "skipped"
+            if name != "skipped" and getattr(parts[0], name) is not None
         }
         return cls(**arrays, skipped=parts[0].skipped)
 
