@@ -1,6 +1,7 @@
 """Real-time pose on video: speed (frames/s, ms per stage) and quality (AP, MOTA, ID switches, jitter).
 
     python benchmarks/video.py --quick          # ~10 min on a quiet 2-core CPU (estimated; full: ~25 min)
+    python benchmarks/video.py --model runs/train/exp/weights/best   # the sample model (the default)
     python benchmarks/video.py --only speed     # sections: detectors, precision, speed, quality
     python benchmarks/video.py --threads 1      # PyTorch and ONNX Runtime threads (default: theirs)
 
@@ -64,7 +65,6 @@ from posekit.models.detector import PersonDetector, save_random_detector
 from posekit.models.vitpose import load_model
 from posekit.settings import DET_EVERY
 
-TRAINED = Path("/work/models/runs/train/sample/weights/best")
 console = Console(width=130)
 
 
@@ -247,10 +247,10 @@ def posekit_run(
     return SpeedRun(run)
 
 
-def speed_section(tmp: Path, rounds: int, frames: int, threads: int | None) -> None:
+def speed_section(tmp: Path, trained: Path, rounds: int, frames: int, threads: int | None) -> None:
     torch.manual_seed(0)
     pose_s = load_model("vitpose-s", pretrained="none")
-    guide = TorchRunner(load_model(TRAINED), "cpu", "vitpose-t (trained)")
+    guide = TorchRunner(load_model(trained), "cpu", "vitpose-t (trained)")
     detectors = {
         k: PersonDetector(save_random_detector(tmp / k, k), threshold=0.0) for k in ("dfine-n", "r50")
     }
@@ -325,7 +325,7 @@ def speed_clip(tmp: Path, people: int, frames: int) -> tuple[Path, dict[int, np.
 class VideoSample:
     """The video sample's first ``frames`` frames: ground truth, per-frame boxes, and the measures."""
 
-    def __init__(self, frames: int | None) -> None:
+    def __init__(self, trained: Path, frames: int | None) -> None:
         gt_path = resolve_data("sample-video").val.json_path
         self.video = gt_path.parent / "video.mp4"
         gt = json.loads(gt_path.read_text())  # frame i of the video is image id i + 1
@@ -340,7 +340,7 @@ class VideoSample:
         for a in self.gt["annotations"]:
             if a["num_keypoints"] > 0:
                 self.boxes[a["image_id"] - 1] = np.vstack([self.boxes[a["image_id"] - 1], a["bbox"]])
-        self.predictor = posekit.load(TRAINED, device="cpu")
+        self.predictor = posekit.load(trained, device="cpu")
 
     def run(self, det_every: int, **options: Any) -> list[Any]:
         """Tracked predictions with the ground-truth boxes as the box source every ``det_every`` frames."""
@@ -369,8 +369,8 @@ def quality_row(name: str, key_frames: Any, m: dict[str, float]) -> list[str]:
             f"{m['IDF1']:.4f}", f"{m['jitter']:.3f}"]  # fmt: skip
 
 
-def quality_section(tmp: Path, frames: int | None) -> None:
-    sample = VideoSample(frames)
+def quality_section(tmp: Path, trained: Path, frames: int | None) -> None:
+    sample = VideoSample(trained, frames)
     columns = ["setting", "key frames", "AP", "MOTA", "ID switches", "IDF1", "jitter px/frame^2"]
     title = (
         f"Video sample ({sample.count} frames; ground-truth boxes as the detector), sample-trained ViTPose-T"
@@ -418,7 +418,7 @@ def quality_section(tmp: Path, frames: int | None) -> None:
     still, video = {}, {}
     for precision in ("fp32", "bf16", "int8"):
         val = posekit.val(
-            model=TRAINED, data="sample", precision=precision, project=tmp, worst=0, verbose=False
+            model=trained, data="sample", precision=precision, project=tmp, worst=0, verbose=False
         )
         still[precision] = 100 * val["coco"]["AP"]
         video[precision] = sample.measure(sample.run(DET_EVERY, precision=precision))["AP"]
@@ -432,6 +432,9 @@ def quality_section(tmp: Path, frames: int | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", default="runs/train/exp/weights/best", type=Path, help="the sample model (`posekit train`)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer frames and rounds (~8 min)")
     parser.add_argument(
         "--only", default="detectors,precision,speed,quality", help="comma-separated sections"
@@ -442,8 +445,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not TRAINED.is_dir():
-        raise SystemExit(f"the sample-trained model {TRAINED} is missing: train it with `posekit train`")
+    if not args.model.is_dir():
+        raise SystemExit(f"the sample-trained model {args.model} is missing: train it with `posekit train`")
     rounds, frames = (3, 30) if args.quick else (5, 100)
     rounds, frames = args.rounds or rounds, args.frames or frames
     sections = set(args.only.split(","))
@@ -454,9 +457,9 @@ def main() -> None:
         if "precision" in sections:
             precision_section(tmp, rounds, args.threads)
         if "speed" in sections:
-            speed_section(tmp, max(rounds - 1, 1), frames, args.threads)
+            speed_section(tmp, args.model, max(rounds - 1, 1), frames, args.threads)
         if "quality" in sections:
-            quality_section(tmp, None)  # the whole clip even with --quick: the accuracy figures need it
+            quality_section(tmp, args.model, None)  # the whole clip even with --quick (the accuracy needs it)
 
 
 if __name__ == "__main__":
