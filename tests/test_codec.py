@@ -187,9 +187,14 @@ def border_heatmaps(rng, n, k, h, w):
 def test_reference_decode_equals_mmpose_everywhere(heatmap_size, sigma):
     h, w = heatmap_size
     codec = UDPHeatmapCodec((h * 4, w * 4), heatmap_size, sigma, decode="reference")
-    heatmaps, _ = border_heatmaps(np.random.default_rng(7), 4, 17, h, w)
+    rng = np.random.default_rng(7)
+    heatmaps, _ = border_heatmaps(rng, 4, 17, h, w)
+    # and the maps of an untrained model: noise, flat, nearly singular log-maps (where the decoder takes
+    # mmpose's whole-map path instead of blurring the stencil alone)
+    noise = rng.normal(rng.uniform(-0.1, 0.5, (2, 17, 1, 1)), 0.1, (2, 17, h, w)).astype(np.float32)
+    heatmaps = np.concatenate([heatmaps, noise])
     keypoints, scores = codec.decode(heatmaps)
-    for person in range(4):
+    for person in range(len(heatmaps)):
         ref, ref_scores = reference_decode(heatmaps[person], codec.blur_kernel_size)
         ok = ref_scores > 0  # mmpose reads another map's memory for a map without a positive peak
         error = np.abs(keypoints[person] * codec.to_heatmap - ref)[ok] / codec.to_heatmap  # input pixels

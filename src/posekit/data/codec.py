@@ -159,7 +159,40 @@ class UDPHeatmapCodec:
     def _refine_reference(
         self, maps: np.ndarray, x: np.ndarray, y: np.ndarray, scores: np.ndarray
     ) -> np.ndarray:
-        """mmpose's ``refine_keypoints_dark_udp`` on every map at once."""
+        """mmpose's ``refine_keypoints_dark_udp`` on every map at once.
+
+        mmpose blurs whole maps and rescales each to its peak before the log; the rescaling adds a constant
+        to the log, which the Newton step does not see, unless the log's clip to [1e-3, 50] binds. So where
+        the clip cannot bind (the blurred stencil >= 1e-3 and the peak <= 50: the factor lies in [1, peak /
+        stencil max]) and the stencil is a clear peak, only its 9 blurred values are computed (~10x faster
+        for a trained model's maps); the other maps are blurred whole, as mmpose does.
+        """
+        m, h, w = maps.shape
+        ks = self.blur_kernel_size
+        offsets = np.arange(-1, 2)
+        # the stencil around the argmax, edge-padded (mmpose pads the log-map by its edge values)
+        rows = np.clip(y[:, None] + offsets, 0, h - 1) - y[:, None] + 1  # (M, 3) in 0..2
+        cols = np.clip(x[:, None] + offsets, 0, w - 1) - x[:, None] + 1
+        around = _blur_around(maps, x, y, ks)  # (M, 3, 3) blurred values around (x, y), not rescaled
+        stencil = around[np.arange(m)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        log = np.log(np.clip(stencil, 1e-3, 50.0))
+        # the constant differs from mmpose's in the last float32 bit, which a flat (ill-conditioned) log-map
+        # magnifies into a visible step: maps whose log-curvature is not clearly negative take mmpose's path
+        _, _, hxx, hyy, hxy = _derivatives(log)
+        peaked = (hxx + hyy) / 2 + np.sqrt(((hxx - hyy) / 2) ** 2 + hxy**2) <= -0.05  # both eigenvalues
+        local = peaked & (scores > 0) & (scores <= 50.0) & (stencil.reshape(m, -1).min(axis=1) >= 1e-3)
+        if not local.all():
+            log[~local] = self._reference_stencil(maps[~local], x[~local], y[~local], scores[~local])
+        step = _newton_step(log, exact=True)
+        # a map without a positive peak blurs to 0/0 (mmpose returns NaN there): keep its argmax
+        step = np.where(np.isfinite(step).all(axis=1, keepdims=True), step, 0.0)
+        cx, cy = np.where(scores > 0, x, -1), np.where(scores > 0, y, -1)
+        return np.stack([cx + step[:, 0], cy + step[:, 1]], axis=-1)
+
+    def _reference_stencil(
+        self, maps: np.ndarray, x: np.ndarray, y: np.ndarray, scores: np.ndarray
+    ) -> np.ndarray:
+        """The 3x3 log stencils of mmpose's whole-map path: blur, rescale to the peak, clip, log, edge-pad."""
         m, h, w = maps.shape
         log = np.log(np.clip(_blur_maps(maps, self.blur_kernel_size), 1e-3, 50.0))
         padded = np.pad(log, ((0, 0), (1, 1), (1, 1)), mode="edge")
@@ -167,33 +200,31 @@ class UDPHeatmapCodec:
         cx, cy = np.where(scores > 0, x, -1) + 1, np.where(scores > 0, y, -1) + 1
         rows, cols = cy[:, None] + np.arange(-1, 2), cx[:, None] + np.arange(-1, 2)
         # clipped reads only matter for the corner stencil, where mmpose reads the neighbouring flat memory
-        stencil = padded[
+        return padded[
             np.arange(m)[:, None, None],
             np.clip(rows, 0, h + 1)[:, :, None],
             np.clip(cols, 0, w + 1)[:, None, :],
         ]
-        step = _newton_step(stencil, exact=True)
-        # a map without a positive peak blurs to 0/0 (mmpose returns NaN there): keep its argmax
-        step = np.where(np.isfinite(step).all(axis=1, keepdims=True), step, 0.0)
-        return np.stack([cx - 1 + step[:, 0], cy - 1 + step[:, 1]], axis=-1)
 
     def _blurred_stencil(
         self, maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, peaks: np.ndarray
     ) -> np.ndarray:
-        """The 3x3 stencil of the DARK-modulated maps (OpenCV's Gaussian kernel, zero borders).
-
-        Only the 9 needed values are computed (from a window around the stencil), not whole blurred
-        maps: ~50x less work. Each stencil is rescaled so that its maximum equals the map's peak (mmpose
-        rescales by the blurred map's maximum, which lies in this stencil for any single-peaked map).
-        """
-        ks = self.blur_kernel_size
-        kernel = cv2.getGaussianKernel(ks, 0).ravel().astype(np.float32)
-        window = _window(maps, cx, cy, ks // 2 + 1)  # (M, ks+2, ks+2)
-        rows = np.lib.stride_tricks.sliding_window_view(window, ks, axis=2) @ kernel  # (M, ks+2, 3)
-        stencil = np.lib.stride_tricks.sliding_window_view(rows, ks, axis=1) @ kernel  # (M, 3, 3)
+        """The 3x3 stencil of the DARK-modulated maps (OpenCV's Gaussian kernel, zero borders), rescaled
+        so that its maximum equals the map's peak (mmpose rescales by the blurred map's maximum, which lies
+        in this stencil for any single-peaked map)."""
+        stencil = _blur_around(maps, cx, cy, self.blur_kernel_size)
         top = stencil.reshape(len(stencil), -1).max(axis=1)
         factor = np.where(top > 0, peaks / np.where(top > 0, top, 1.0), 1.0)
         return stencil * factor[:, None, None]
+
+
+def _blur_around(maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, kernel_size: int) -> np.ndarray:
+    """(M, 3, 3) values of each map blurred with OpenCV's Gaussian kernel (zero outside the map) at
+    (cx, cy) and its 8 neighbours: computed from a window around them only, not whole blurred maps."""
+    kernel = cv2.getGaussianKernel(kernel_size, 0).ravel().astype(np.float32)
+    window = _window(maps, cx, cy, kernel_size // 2 + 1)  # (M, ks+2, ks+2)
+    rows = np.lib.stride_tricks.sliding_window_view(window, kernel_size, axis=2) @ kernel  # (M, ks+2, 3)
+    return np.lib.stride_tricks.sliding_window_view(rows, kernel_size, axis=1) @ kernel  # (M, 3, 3)
 
 
 def _window(maps: np.ndarray, cx: np.ndarray, cy: np.ndarray, radius: int) -> np.ndarray:
@@ -224,17 +255,22 @@ def _blur_maps(maps: np.ndarray, kernel_size: int) -> np.ndarray:
     return blurred * factor[:, None, None]
 
 
+def _derivatives(log: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gradient (gx, gy) and Hessian (hxx, hyy, hxy) at the centre of 3x3 stencils (M, 3, 3), central
+    differences."""
+    c, xp, xm, yp, ym = log[:, 1, 1], log[:, 1, 2], log[:, 1, 0], log[:, 2, 1], log[:, 0, 1]
+    hxy = 0.5 * (log[:, 2, 2] - xp - yp + 2 * c - xm - ym + log[:, 0, 0])
+    return 0.5 * (xp - xm), 0.5 * (yp - ym), xp - 2 * c + xm, yp - 2 * c + ym, hxy
+
+
 def _newton_step(log: np.ndarray, exact: bool = False) -> np.ndarray:
     """(M, 2) offset ``-H^-1 g`` from 3x3 log-heatmap stencils (M, 3, 3), central differences.
 
     ``exact``: invert ``H + eps I`` as mmpose does (NaN/inf pass through); otherwise the same step with
     ``eps`` on the diagonal, NaN where ``H`` is singular.
     """
-    c, xp, xm, yp, ym = log[:, 1, 1], log[:, 1, 2], log[:, 1, 0], log[:, 2, 1], log[:, 0, 1]
-    gx, gy = 0.5 * (xp - xm), 0.5 * (yp - ym)
+    gx, gy, hxx, hyy, hxy = _derivatives(log)
     eps = np.finfo(np.float32).eps
-    hxx, hyy = xp - 2 * c + xm, yp - 2 * c + ym
-    hxy = 0.5 * (log[:, 2, 2] - xp - yp + 2 * c - xm - ym + log[:, 0, 0])
     if exact:
         hessian = np.stack([np.stack([hxx, hxy], -1), np.stack([hxy, hyy], -1)], -2) + eps * np.eye(2)
         return -np.einsum("mij,mj->mi", np.linalg.inv(hessian), np.stack([gx, gy], -1))
