@@ -341,3 +341,26 @@ def test_cli_predict_writes_a_run_and_reports_errors(tiny_model_dir, tmp_path):
     assert {e["image_id"] for e in json.loads((run / "predictions.json").read_text())} == {0, 1}
     bad = CliRunner().invoke(app, [*args, "--conf", "0.3,elbow=0.5", "--project", str(tmp_path / "runs")])
     assert isinstance(bad.exception, ConfigError) and "elbow" in str(bad.exception)
+
+
+def test_cli_predict_takes_a_config_file_and_flags_win(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from posekit.cli.app import app
+
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "000.jpg"), next(iter(figure_frames(1)))[0])
+    config = tmp_path / "predict.yaml"
+    config.write_text("boxes: full\nname: fromyaml\nsave: false\nflip: false\none_euro: {min_cutoff: 1.0}\n")
+    args = ["predict", "--model", str(tiny_model_dir), "--source", str(images), "--config", str(config)]
+    result = CliRunner().invoke(app, [*args, "--flip", "--project", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "flip test: True, boxes: full" in result.output  # --flip over the file's flip: false
+    run = tmp_path / "runs" / "predict" / "fromyaml"
+    assert sorted(p.name for p in run.iterdir()) == ["predictions.json"]  # save: false from the file
+    config.write_text("boxes: full\nconf: .nan\ndet_every: 0\n")
+    bad = CliRunner().invoke(app, args)
+    assert isinstance(bad.exception, ConfigError)
+    message = str(bad.exception)
+    assert str(config) in message and "--conf" in message and "--det-every: invalid value 0" in message

@@ -2,7 +2,7 @@
 
 The flags map to :class:`posekit.settings.PredictConfig` (``--min-cutoff``/``--beta`` to its One-Euro
 settings, ``--window``/``--polyorder``/``--max-gap`` to its Savitzky-Golay ones); a flag not given keeps
-that model's default.
+the ``--config`` YAML file's value, else that model's default.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.table import Table
 from posekit.cli.options import help_for
 from posekit.distributed import current_shard
 from posekit.inference.smoothing import OneEuroParams, SavgolParams
-from posekit.settings import PredictConfig
+from posekit.settings import PredictConfig, build_settings
 
 _EURO, _SAVGOL = OneEuroParams(), SavgolParams()
 
@@ -56,11 +56,13 @@ def predict_command(
     calibration: Annotated[str | None, typer.Option(help=_help("calibration"))] = None,
     live: Annotated[bool | None, typer.Option("--live/--no-live", help=_help("live"))] = None,
     save: Annotated[
-        bool, typer.Option(help="Write drawn images / videos (mp4, source fps and size).")
-    ] = True,
+        bool | None,
+        typer.Option("--save/--no-save", help="Write drawn images / videos (mp4, source fps and size)."),
+    ] = None,
     save_json: Annotated[
-        bool, typer.Option(help="Write predictions.json (+ predictions.jsonl for videos).")
-    ] = True,
+        bool | None,
+        typer.Option("--save-json/--no-save-json", help="Write predictions.json (+ .jsonl for videos)."),
+    ] = None,
     track: Annotated[bool, typer.Option("--track", help="Track ids across video frames.")] = False,
     tracker: Annotated[
         str,
@@ -86,6 +88,10 @@ def predict_command(
     ] = None,
     project: Annotated[str | None, typer.Option(help=_help("project"))] = None,
     name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML file of these settings (one_euro/savgol as mappings); flags win."),
+    ] = None,
 ) -> None:
     """Find people and their keypoints in images and videos; write drawings and JSON to a run folder."""
     from posekit.inference.predictor import load
@@ -99,16 +105,22 @@ def predict_command(
     options = given(
         boxes=boxes, detector=detector, det_conf=det_conf, det_every=det_every, conf=conf, batch=batch,
         flip=flip, precision=precision, calibration=calibration, live=live, project=project, name=name,
-        smooth=smooth,
-        one_euro=OneEuroParams(**given(min_cutoff=min_cutoff, beta=beta)),
-        savgol=SavgolParams(**given(window=window, polyorder=polyorder, max_gap=max_gap)),
+        smooth=smooth, save=save, save_json=save_json,
     )  # fmt: skip
+    if euro := given(min_cutoff=min_cutoff, beta=beta):
+        options["one_euro"] = OneEuroParams(**euro)
+    if savgol := given(window=window, polyorder=polyorder, max_gap=max_gap):
+        options["savgol"] = SavgolParams(**savgol)
     if track or smooth:
         options["track"] = True if tracker == "auto" else tracker
+    if config is not None:  # the file's settings, the flags given over them, checked as one
+        settings = build_settings(PredictConfig, config, **options)
+        options = {field: getattr(settings, field) for field in settings.model_fields_set}
+    options = {"save": True, "save_json": True, **options}  # the command writes its run unless told not to
     console = Console(soft_wrap=True, highlight=False)
     shard = current_shard()  # under torchrun each process predicts a block of the frames
     predictor = load(model, device=device, pretrained=pretrained)
-    results = predictor.predict(source, stream=True, save=save, save_json=save_json, **options)
+    results = predictor.predict(source, stream=True, **options)
     people = frames = 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     stopped = ""
@@ -127,7 +139,7 @@ def predict_command(
     if not shard.is_main:
         return
     save_dir = predictor.save_dir
-    where = f" Results in [bold]{save_dir}[/]" if save or save_json else ""
+    where = f" Results in [bold]{save_dir}[/]" if save_dir is not None else ""
     console.print(f"{stopped}{frames} image(s)/frame(s), {people} person(s).{where}")
     console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items()))
     if predictor.live_stats is not None:
