@@ -7,7 +7,6 @@ from __future__ import annotations
 from posekit.distributed import Shard
 from posekit.errors import ConfigError
 from posekit.inference.sources import Source
-from posekit.inference.video import VideoReader
 
 
 def split_source(src: Source, shard: Shard, unit: int, sequential: bool) -> Source:
@@ -30,15 +29,12 @@ def split_source(src: Source, shard: Shard, unit: int, sequential: bool) -> Sour
             f"{what} cannot be split between {shard.world} processes: run `posekit predict` without "
             "torchrun / accelerate launch (one process per video: start one run per video)"
         )
-    if src.kind == "images":
-        count: int | None = len(src.items)
-    else:
-        count = VideoReader(src.items[0]).num_frames
-        if count is None:
-            raise ConfigError(
-                f"{src.items[0]} does not say how many frames it has, so it cannot be split between "
-                f"{shard.world} processes; run `posekit predict` on it without torchrun"
-            )
+    count = src.num_frames
+    if count is None:
+        raise ConfigError(
+            f"{src.items[0]} does not say how many frames it has, so it cannot be split between "
+            f"{shard.world} processes; run `posekit predict` on it without torchrun"
+        )
     stop = count if src.stop is None else min(src.stop, count)
     part = shard.block(max(stop - src.start, 0), unit)
     # a video container's frame count may be short: the last block reads on to the end

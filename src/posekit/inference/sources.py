@@ -61,10 +61,12 @@ class Source:
         self.name = name
         self.start, self.stop = start, stop
         self.live = kind in ("webcam", "stream")
+        #: images in the input, or a video's frames as its container says (None: live sources, iterators)
+        self.num_frames: int | None = len(items) if kind == "images" else None
         self._reader: VideoReader | None = None
         if kind in ("video", "webcam", "stream"):
             self._reader = VideoReader(items[0])
-            self.fps = self._reader.fps
+            self.fps, self.num_frames = self._reader.fps, self._reader.num_frames
 
     @property
     def is_sequence(self) -> bool:
