@@ -37,8 +37,11 @@ def test_dynamic_batch_export_matches_pytorch(tiny_model_dir, exported):
 
 def test_onnx_predict_gives_the_pytorch_results(tiny_model_dir, exported, shared_data):
     boxes = shared_data / "coco/test_coco_det_AP_H_56.json"
-    torch_results = posekit.load(tiny_model_dir, device="cpu").predict(shared_data / "coco", boxes=boxes)
-    onnx_results = posekit.load(exported.path).predict(shared_data / "coco", boxes=boxes)
+    # fp32 on both sides: "auto" picks bf16 for PyTorch on CPUs with bf16 units (AVX512-BF16, AMX)
+    torch_results = posekit.load(tiny_model_dir, device="cpu").predict(
+        shared_data / "coco", boxes=boxes, precision="fp32"
+    )
+    onnx_results = posekit.load(exported.path).predict(shared_data / "coco", boxes=boxes, precision="fp32")
     for a, b in zip(torch_results, onnx_results, strict=True):
         np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-4)
         # random weights give nearly flat heatmaps, where 1e-7 can move a sub-pixel refinement a little

@@ -30,15 +30,26 @@ SAMPLE_DEFAULTS: dict[str, Any] = {
     "model": "vitpose-t",
     "pretrained": "none",
     "input_size": (128, 96),
-    "epochs": 30,
-    "batch_size": 8,
+    # AP on the sample's val split after 10 epochs at batch 4: Muon on the transformer's matrices 0.918,
+    # AdamW 0.759 (AdamW needs 18 epochs for 0.904); batch 4 beats 8 and 2 for the same wall time; lr
+    # 2e-3 beats 1e-3 and 4e-3 (AdamW) and 3e-3 (Muon, 8 epochs: 0.887 vs 0.865 but not 0.90)
+    "optimizer": "muon",
+    "epochs": 10,
+    "batch_size": 4,
     "lr": 2e-3,
     "layer_decay": 1.0,
     "drop_path": 0.0,
     "weight_decay": 0.05,
-    # the synthetic figures stand upright and whole: mild geometry learns faster
-    "augment": {"rotation": 15.0, "scale_factor": 0.25, "half_body_prob": 0.0},
-    # a validation costs a fifth of an epoch here: every 5th epoch (and the last) saves a minute and a half
+    # the synthetic figures stand upright and whole, in plain colours: mild geometry, no colour jitter
+    # and no shift learn a 10-epoch run faster (AdamW, batch 4: AP 0.759 vs 0.742 with more jitter)
+    "augment": {
+        "rotation_prob": 0.0,
+        "scale_factor": 0.1,
+        "shift_prob": 0.0,
+        "colour_prob": 0.0,
+        "half_body_prob": 0.0,
+    },
+    # a validation costs about a third of an epoch here: after epochs 5 and 10
     "val_every": 5,
 }
 
@@ -97,6 +108,9 @@ class TrainConfig(BaseModel):
         None, ge=0, description="linear warm-up steps (default: min(500, 10% of steps))"
     )
     schedule: Literal["cosine", "step", "constant"] = Field("cosine", description="lr decay after warm-up")
+    optimizer: Literal["adamw", "muon"] = Field(
+        "adamw", description="adamw (the ViTPose recipe) or muon (transformer matrices; AdamW for the rest)"
+    )
     input_size: tuple[int, int] | None = Field(None, description="HxW model input (default: preset's)")
     amp: Literal["bf16", "fp16", "no"] | None = Field(
         None, description="mixed precision (default: bf16 on GPU)"

@@ -36,6 +36,7 @@ def train_command(
     schedule: Annotated[
         str | None, typer.Option(help=_help("schedule") + " (cosine | step | constant)")
     ] = None,
+    optimizer: Annotated[str | None, typer.Option(help=_help("optimizer") + " (adamw | muon)")] = None,
     input_size: Annotated[str | None, typer.Option(help=_help("input_size") + ", e.g. 256x192")] = None,
     amp: Annotated[str | None, typer.Option(help=_help("amp") + " (bf16 | fp16 | no)")] = None,
     grad_clip: Annotated[float | None, typer.Option(help=_help("grad_clip"))] = None,

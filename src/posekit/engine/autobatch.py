@@ -22,7 +22,9 @@ PROBES = (1, 2, 4, 8, 16)
 def fit_batch_size(batches: list[int], memory: list[float], budget: float, limit: int = 1024) -> int:
     """The batch at which the line fitted through ``(batches, memory)`` reaches ``budget`` (>= 1)."""
     slope, intercept = np.polyfit(batches, memory, deg=1)
-    if slope <= 0:
+    # flat (or falling): no growth over the probes beyond float rounding (polyfit's slope on a flat
+    # profile is +-1e-16, not 0, depending on the CPU's vector unit)
+    if slope * max(batches) <= 1e-9 * max(abs(m) for m in memory):
         return min(limit, max(batches))
     return int(max(1, min(limit, np.floor((budget - intercept) / slope + 1e-6))))
 

@@ -185,7 +185,7 @@ class Trainer:
         from posekit.engine.optim import build_optimizer, build_scheduler
 
         cfg = self.cfg
-        optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
+        optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay, kind=cfg.optimizer)
         # step decay: x0.1 where the ViTPose recipe puts it (epochs 170 and 200 of 210)
         milestones = [round(cfg.epochs * f) * self.steps_per_epoch for f in STEP_MILESTONES]
         self.scheduler = build_scheduler(
