@@ -4,9 +4,10 @@ The torch CPU wheel runs its threads on GNU OpenMP (libgomp), whose threads spin
 iterations) at every barrier before they sleep when ``OMP_WAIT_POLICY`` is not set. Alone that saves a
 few microseconds per parallel region; with another CPU-heavy process on the same cores the spinning
 threads burn the time slices the other process's threads need, and both crawl. ``import posekit`` sets
-``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once) unless the user set a policy; this script measures
-what that buys. Each job is a subprocess training ViTPose-T at 128x96 (the sample preset) for a fixed
-number of steps on a generated sample; the time is the training's own (``train_time_s``: no imports).
+``GOMP_SPINCOUNT=1000`` (spin about 10 us, then sleep) unless the user set a policy; this script measures
+it against the default, passive waiting (sleep at once) and a longer spin. Each job is a subprocess
+training ViTPose-T at 128x96 (the sample preset) for a fixed number of steps on a generated sample; the
+time is the training's own (``train_time_s``: no imports).
 
     python benchmarks/shared_machine.py            # 2 epochs of a 64-image sample, each setting twice
     python benchmarks/shared_machine.py --quick    # 1 epoch of 32 images, once
@@ -34,7 +35,9 @@ from rich.table import Table
 #: is set (posekit then leaves the environment alone, so the jobs run as before the change).
 SETTINGS: dict[str, dict[str, str]] = {
     "OpenMP default: spin 3 ms": {"GOMP_SPINCOUNT": "300000"},
-    "PASSIVE (posekit)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "spin 0.1 ms": {"GOMP_SPINCOUNT": "10000"},
+    "spin 10 us (posekit)": {"GOMP_SPINCOUNT": "1000", "KMP_BLOCKTIME": "0"},
     "PASSIVE, 1 thread": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"},
 }
 _CLEARED = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -149,6 +149,10 @@ def test_newton_schulz_orthogonalises_each_matrix_of_a_stack() -> None:
         assert singular.min() > 0.65 and singular.max() < 1.25
         one = newton_schulz(stack[1:2])[0]  # the stack does not mix matrices
         torch.testing.assert_close(out[1], one, rtol=1e-4, atol=1e-5)
+    # in bfloat16 (where the hardware has it) the same matrices, to bfloat16's precision
+    low = newton_schulz(wide, dtype=torch.bfloat16)
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), newton_schulz(wide), rtol=0, atol=0.02)
     # the singular vectors are kept: U^T out V is diagonal
     inner = u.mT @ newton_schulz(wide) @ v
     off = inner - torch.diag_embed(torch.diagonal(inner, dim1=-2, dim2=-1))
