@@ -169,9 +169,7 @@ def test_video_without_a_decodable_frame_is_an_error(tmp_path, tiny_model_dir, r
 def _wait_policy(env: dict[str, str]) -> str:
     keys = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
     code = f"import os, posekit; print(*(os.environ.get(k) for k in {keys}))"
-    clean = {
-        k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in keys}
     done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True)
     return done.stdout.strip()
 

@@ -105,6 +105,14 @@ def test_build_optimizer_uses_groups(model) -> None:
     assert len(optimizer.param_groups) == len(param_groups(model, 5e-4, 0.1, 0.75))
 
 
+def _random_grads(*models: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    for params in zip(*(m.parameters() for m in models), strict=True):
+        grad = torch.randn(params[0].shape, generator=generator)
+        for p in params:
+            p.grad = grad.clone()
+
+
 def test_fused_update_equals_the_reference_adamw(model) -> None:
     """The fused optimiser makes torch's reference (per-tensor) AdamW update, group by group."""
     import copy
@@ -114,24 +122,13 @@ def test_fused_update_equals_the_reference_adamw(model) -> None:
     fused = build_optimizer(ours, lr=5e-3, weight_decay=0.1, layer_decay=0.75)
     reference = torch.optim.AdamW(param_groups(theirs, 5e-3, 0.1, 0.75), lr=5e-3, foreach=False, fused=False)
     assert fused.defaults["fused"]
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(3):
-        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-            a.grad = torch.randn(a.shape, generator=generator)
-            b.grad = a.grad.clone()
+    for step in range(3):
+        _random_grads(ours, theirs, seed=step)
         fused.step()
         reference.step()
     for (name, a), b, s in zip(ours.named_parameters(), theirs.parameters(), start.parameters(), strict=True):
         assert not torch.equal(a, s), name
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
-
-
-def _random_grads(*models: torch.nn.Module, seed: int) -> None:
-    generator = torch.Generator().manual_seed(seed)
-    for params in zip(*(m.parameters() for m in models), strict=True):
-        grad = torch.randn(params[0].shape, generator=generator)
-        for p in params:
-            p.grad = grad.clone()
 
 
 def test_newton_schulz_orthogonalises_each_matrix_of_a_stack() -> None:
@@ -186,12 +183,12 @@ def test_muon_adamw_steps_as_torch_muon_and_adamw(model) -> None:
             ]
             if params:
                 split.append((muon, {**group, "params": params}))
-    muon = torch.optim.Muon([g for m, g in split if m], lr=5e-3, adjust_lr_fn="match_rms_adamw")
-    adamw = torch.optim.AdamW([g for m, g in split if not m], lr=5e-3, foreach=False)
+    torch_muon = torch.optim.Muon([g for m, g in split if m], lr=5e-3, adjust_lr_fn="match_rms_adamw")
+    torch_adamw = torch.optim.AdamW([g for m, g in split if not m], lr=5e-3, foreach=False)
     for step in range(3):
         _random_grads(ours, theirs, seed=step)
-        for reference in (optimizer, muon, adamw):
-            reference.step()
+        for each in (optimizer, torch_muon, torch_adamw):
+            each.step()
     named = dict(theirs.named_parameters())
     for (name, a), s in zip(ours.named_parameters(), start.parameters(), strict=True):
         moved = named[name] - s
