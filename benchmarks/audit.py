@@ -37,9 +37,10 @@ from rich.table import Table
 
 from posekit.audit.api import MODES, AuditReport, audit
 from posekit.audit.inject import DEFAULT_RATES, KindScore, inject_errors, score_findings
-from posekit.data.config import resolve_data
-from posekit.engine.audit import audit_with_model
+from posekit.datasets.data_config import resolve_data
+from posekit.engine.model_audit import audit_with_model
 from posekit.models.vitpose import load_model
+from posekit.samples import locate
 from posekit.settings import SAMPLE_DEFAULTS
 
 console = Console()
@@ -57,10 +58,10 @@ def benchmark(
 ) -> dict[str, KindScore]:
     """Counts summed over ``seeds`` of damaged copies of the sample's ``split``, audited by ``run_audit``
     (``(damaged json, its images, a scratch folder) -> report``)."""
-    spec = getattr(resolve_data("sample"), split)
+    spec = getattr(resolve_data(locate("sample")), split)
     clean = json.loads(spec.json_path.read_bytes())
     images = spec.json_path.parent / "images" / split
-    schema = resolve_data("sample").load_split(split).schema
+    schema = resolve_data(locate("sample")).load_split(split).schema
     totals: dict[str, list[int]] = {}
     modes: set[str] = set()
     t0 = time.time()

@@ -24,11 +24,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from posekit.data.coco import load_coco
-from posekit.data.codec import UDPHeatmapCodec
-from posekit.data.dataset import TopDownDataset
-from posekit.data.records import KeypointAnnotations
-from posekit.data.synthetic import generate_sample
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.records import KeypointAnnotations
+from posekit.samples.sample_images import generate_sample
+from posekit.topdown.heatmap_codec import UDPHeatmapCodec
+from posekit.topdown.training_dataset import TopDownDataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from posekit.metrics.coco import COCO17_SIGMAS, COCO_STAT_NAMES, coco_keypoint_stats
+from posekit.metrics.coco_eval import COCO17_SIGMAS, COCO_STAT_NAMES, coco_keypoint_stats
 from posekit.metrics.per_keypoint import per_keypoint_ap
 
 

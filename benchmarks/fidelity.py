@@ -32,11 +32,12 @@ from rich.table import Table
 from transformers import VitPoseImageProcessorPil
 
 import posekit
-from posekit.data.config import resolve_data
-from posekit.data.images import read_image
-from posekit.data.results import to_coco_results
-from posekit.metrics.evaluate import evaluate_predictions
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.image_reader import read_image
+from posekit.datasets.results_file import to_coco_results
+from posekit.metrics.keypoint_metrics import evaluate_predictions
 from posekit.models.vitpose import load_model
+from posekit.samples import locate
 
 #: Peaks within this many heatmap pixels of a border are "near the border" (where the decoders differ).
 BORDER = 6
@@ -56,7 +57,7 @@ def decoder_ap(model: Path, data: str, project: Path) -> dict[str, float]:
 def ground_truth_people(limit: int | None):
     """The sample's validation people with labelled keypoints: the data, the people, their images and
     GT boxes (one (1, 4) array per person)."""
-    data = resolve_data("sample").load_split("val")
+    data = resolve_data(locate("sample")).load_split("val")
     people = [a for a in data.annotations if not a.iscrowd and a.keypoints[:, 2].any()][:limit]
     images = {a.image_id: read_image(data.images[a.image_id].path) for a in people}
     image_list = [images[a.image_id] for a in people]

@@ -26,14 +26,15 @@ from rich.table import Table
 from torch.utils.data import DataLoader
 
 import posekit
-from posekit.data.config import resolve_data
-from posekit.data.dataset import TopDownDataset, collate
-from posekit.data.synthetic import generate_sample
-from posekit.data.synthetic_video import generate_video
+from posekit.datasets.data_config import resolve_data
 from posekit.device import resolve_precision, torch_dtype
 from posekit.engine.train import heatmap_loss
 from posekit.inference.predictor import Predictor, TorchRunner
 from posekit.models.vitpose import load_model
+from posekit.samples import locate
+from posekit.samples.sample_images import generate_sample
+from posekit.samples.sample_video import generate_video
+from posekit.topdown.training_dataset import TopDownDataset, collate
 
 console = Console(width=120)
 
@@ -48,7 +49,7 @@ def train_throughput(
 ) -> tuple[float, float]:
     """Samples/s of training steps and the share of step time spent waiting for the loader."""
     model = load_model(model_name, pretrained="none", input_size=size).to(device).train()
-    dataset = TopDownDataset(resolve_data(data).load_split("train"), model.processor, train=True)
+    dataset = TopDownDataset(resolve_data(locate(data)).load_split("train"), model.processor, train=True)
     loader = DataLoader(
         dataset, batch_size=batch, shuffle=True, num_workers=workers, collate_fn=collate, drop_last=True,
         pin_memory=device.type == "cuda", persistent_workers=workers > 0,
@@ -102,7 +103,7 @@ def crops_per_second(
 def video_fps(device: torch.device, tmp: Path, frames: int, size: tuple, image_size: tuple) -> float:
     folder = tmp / "clip"
     generate_video(folder, num_frames=frames, image_size=image_size, num_people=3, seed=7)
-    gt = posekit.data.coco.load_coco(folder / "annotations.json").by_image()
+    gt = posekit.datasets.coco_keypoints.load_coco(folder / "annotations.json").by_image()
     boxes = [np.array([a.bbox for a in gt[i + 1]], np.float64).reshape(-1, 4) for i in range(frames)]
     model = load_model("vitpose-s", pretrained="none", input_size=size)
     predictor = Predictor(TorchRunner(model, str(device), "vitpose-s"))

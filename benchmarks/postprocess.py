@@ -18,9 +18,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.metrics.nms import nms_per_image
+from posekit.topdown.processor import TopDownProcessor
 
 
 def make_detections(num_images: int, per_image: int, seed: int = 0) -> dict[str, np.ndarray]:

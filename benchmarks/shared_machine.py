@@ -96,7 +96,7 @@ def main() -> None:
         data, project, name, epochs = args.worker
         worker(data, project, name, int(epochs))
         return
-    from posekit.data.synthetic import generate_sample
+    from posekit.samples.sample_images import generate_sample
 
     repeats = args.repeats or (1 if args.quick else 2)
     epochs, images = (1, 32) if args.quick else (2, 64)

@@ -48,9 +48,8 @@ from rich.console import Console
 from rich.table import Table
 
 import posekit
-from posekit.data.coco import load_coco
-from posekit.data.config import resolve_data
-from posekit.data.synthetic_video import generate_video
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.data_config import resolve_data
 from posekit.device import cpu_has_fast_bf16, resolve_precision
 from posekit.inference import predictor as predictor_module
 from posekit.inference.onnx_runtime import OnnxRunner
@@ -59,10 +58,12 @@ from posekit.inference.predictor import Predictor, TorchRunner
 from posekit.inference.smoothing import smooth_offline, smooth_online
 from posekit.inference.sources import resolve_source
 from posekit.inference.video import VideoReader
-from posekit.metrics.evaluate import evaluate_predictions
+from posekit.metrics.keypoint_metrics import evaluate_predictions
 from posekit.metrics.video import evaluate_video
 from posekit.models.detector import PersonDetector, save_random_detector
 from posekit.models.vitpose import load_model
+from posekit.samples import locate
+from posekit.samples.sample_video import generate_video
 from posekit.settings import DET_EVERY
 
 console = Console(width=130)
@@ -326,7 +327,7 @@ class VideoSample:
     """The video sample's first ``frames`` frames: ground truth, per-frame boxes, and the measures."""
 
     def __init__(self, trained: Path, frames: int | None) -> None:
-        gt_path = resolve_data("sample-video").val.json_path
+        gt_path = resolve_data(locate("sample-video")).val.json_path
         self.video = gt_path.parent / "video.mp4"
         gt = json.loads(gt_path.read_text())  # frame i of the video is image id i + 1
         count = len(gt["images"]) if frames is None else min(frames, len(gt["images"]))

@@ -43,7 +43,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small built-in synthetic sample (COCO-17): returns the path of its data YAML."""
-    from posekit.data.synthetic import generate_sample
+    from posekit.samples.sample_images import generate_sample
 
     out = tmp_path_factory.mktemp("sample")
     return generate_sample(out, num_train=24, num_val=8, seed=0)
@@ -64,7 +64,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in sample at its smallest (4 train, 2 val images): returns the path of its data YAML."""
-    from posekit.data.synthetic import generate_sample
+    from posekit.samples.sample_images import generate_sample
 
     return generate_sample(tmp_path_factory.mktemp("tiny_sample"), num_train=4, num_val=2, seed=0)
 

@@ -18,8 +18,9 @@ from posekit.audit.data_checks import (
 from posekit.audit.findings import SCORE_MAX
 from posekit.audit.inject import inject_errors, score_findings
 from posekit.audit.people import People
-from posekit.data.config import resolve_data
-from posekit.data.schema import get_preset
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.schema import get_preset
+from posekit.samples import locate
 
 SCHEMA = get_preset("coco17")
 # A standing person seen from the front, height 1, y down (their left on the image's right).
@@ -139,8 +140,8 @@ def test_a_person_labelled_twice_in_one_image() -> None:
 
 @pytest.fixture
 def sample_train(sample_data, monkeypatch):
-    monkeypatch.setattr("posekit.data.config.sample_data_path", lambda: sample_data)
-    return resolve_data("sample").load_split("train")
+    monkeypatch.setattr("posekit.samples.sample_images.sample_data_path", lambda: sample_data)
+    return resolve_data(locate("sample")).load_split("train")
 
 
 def test_data_only_mode_on_the_injected_sample(sample_train) -> None:

@@ -15,7 +15,7 @@ from posekit.audit.fix import check_fix, fix_swaps
 from posekit.audit.inject import inject_errors
 from posekit.audit.model_checks import ModelOutput
 from posekit.audit.people import People
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
 from posekit.report.findings_gallery import save_findings_gallery
 

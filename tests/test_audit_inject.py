@@ -11,8 +11,8 @@ import pytest
 
 from posekit.audit.findings import Finding
 from posekit.audit.inject import InjectedError, inject_errors, score_findings
-from posekit.data.coco import load_coco
-from posekit.data.schema import get_preset
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
 
 SCHEMA = get_preset("coco17")

@@ -10,7 +10,7 @@ import pytest
 from posekit.audit.inject import inject_errors, score_findings
 from posekit.audit.model_checks import ModelOutput, model_findings
 from posekit.audit.people import People
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.errors import PosekitError
 
 SCHEMA = get_preset("coco17")

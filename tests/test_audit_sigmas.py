@@ -1,4 +1,4 @@
-"""posekit.audit.sigmas: COCO's sigma definition estimated from repeated annotations (roughly: residuals)."""
+"""posekit.audit.sigma_estimation: COCO's sigma definition from repeated annotations (roughly: residuals)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from posekit.audit.sigmas import (
+from posekit.audit.sigma_estimation import (
     SigmaEstimate,
     match_repeats,
     repeat_sigmas,
@@ -18,9 +18,9 @@ from posekit.audit.sigmas import (
     sigmas_from_residuals,
     simulate_repeats,
 )
-from posekit.data.config import resolve_data
-from posekit.data.schema import KeypointSchema, get_preset
-from posekit.data.sigmas import parse_sigmas
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.schema import KeypointSchema, get_preset
+from posekit.datasets.sigmas_file import parse_sigmas
 from posekit.errors import PosekitError
 
 COCO17 = get_preset("coco17")

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 
 
 def _example(run_cli, verb: str) -> list[str]:
@@ -24,7 +24,7 @@ def _example(run_cli, verb: str) -> list[str]:
 @pytest.fixture
 def in_tmp(sample_data, tmp_path, monkeypatch):
     """Work in tmp_path with 'sample' standing for the small fixture sample."""
-    monkeypatch.setattr("posekit.data.config.sample_data_path", lambda: sample_data)
+    monkeypatch.setattr("posekit.samples.sample_images.sample_data_path", lambda: sample_data)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -82,7 +82,7 @@ def test_sigmas_example_runs_as_printed(in_tmp, run_cli) -> None:
 
 
 def test_sigmas_from_two_files_and_from_predictions(in_tmp, sample_data, run_cli) -> None:
-    from posekit.audit.sigmas import simulate_repeats
+    from posekit.audit.sigma_estimation import simulate_repeats
 
     coco = json.loads((sample_data.parent / "train.json").read_text())
     a, b = simulate_repeats(coco, get_preset("coco17").sigmas, copies=2, seed=0)

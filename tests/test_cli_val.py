@@ -55,8 +55,8 @@ def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir
     metrics = json.loads(path.read_text())
     assert set(metrics["coco"]) == set(COCO_STATS)
     # the CLI reports exactly what the evaluator computes for this model, data and batch size
-    from posekit.data.coco import load_coco
-    from posekit.engine.evaluator import evaluate_model
+    from posekit.datasets.coco_keypoints import load_coco
+    from posekit.engine.model_evaluation import evaluate_model
     from posekit.models.vitpose import load_model
 
     expected = evaluate_model(load_model(tiny_model_dir), load_coco(data), batch_size=8, device="cpu")

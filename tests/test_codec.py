@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.data.codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
-from posekit.data.geometry import invert_affine, transform_points, udp_warp_matrix
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
+from posekit.topdown.affine import invert_affine, transform_points, udp_warp_matrix
+from posekit.topdown.heatmap_codec import UDPHeatmapCodec, flip_heatmaps, input_to_image
 
 
 def reference_encode(keypoints_hm, visible, size_hw, sigma):

@@ -17,9 +17,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.data.check import check
-from posekit.data.coco import load_coco
+from posekit.datasets.coco_keypoints import load_coco
 from posekit.errors import DataError
+from posekit.tasks.check import check
 
 runner = CliRunner()
 W, H = 100, 80

@@ -13,8 +13,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from posekit.data.coco import load_coco, parse_coco
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.datasets.coco_keypoints import load_coco, parse_coco
+from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, DataError
 
 

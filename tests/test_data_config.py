@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from posekit.data.config import DataConfig, resolve_data
-from posekit.data.schema import get_preset
+from posekit.datasets.data_config import DataConfig, resolve_data
+from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
+from posekit.samples import locate
 
 
 def _yaml(folder: Path, text: str) -> Path:
@@ -98,8 +99,8 @@ def test_bad_specs(tmp_path: Path, shared_data: Path) -> None:
 
 
 def test_sample_spec(monkeypatch: pytest.MonkeyPatch, sample_data: Path) -> None:
-    monkeypatch.setattr("posekit.data.config.sample_data_path", lambda: sample_data)
-    config = resolve_data("sample")
+    monkeypatch.setattr("posekit.samples.sample_images.sample_data_path", lambda: sample_data)
+    config = resolve_data(locate("sample"))
     assert isinstance(config, DataConfig) and config.source == sample_data
     assert resolve_data(config) is config
     assert len(config.load_split("val").images) == 8

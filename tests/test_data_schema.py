@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posekit.data.schema import (
+from posekit.datasets.schema import (
     DEFAULT_SIGMA,
     PRESETS,
     KeypointSchema,

@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.check import check
-from posekit.data.config import resolve_data
-from posekit.data.synthetic import SAMPLE_VERSION, generate_sample, sample_data_path
+from posekit.datasets.data_config import resolve_data
+from posekit.samples import locate
+from posekit.samples.sample_images import SAMPLE_VERSION, generate_sample, sample_data_path
+from posekit.tasks.check import check
 
 
 def test_same_seed_same_files(tmp_path: Path) -> None:
@@ -90,12 +91,12 @@ def test_sample_data_path_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         calls.append(out)
         return generate_sample(out, num_train=2, num_val=1)
 
-    monkeypatch.setattr("posekit.data.synthetic.generate_sample", small)
+    monkeypatch.setattr("posekit.samples.sample_images.generate_sample", small)
     path = sample_data_path()
     assert path == tmp_path / SAMPLE_VERSION / "data.yaml" and path.is_file()
     assert sample_data_path() == path and len(calls) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [SAMPLE_VERSION]  # no temporary folder left
-    assert resolve_data("sample").train.json_path == tmp_path / SAMPLE_VERSION / "train.json"
+    assert resolve_data(locate("sample")).train.json_path == tmp_path / SAMPLE_VERSION / "train.json"
 
 
 def test_sample_data_path_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +108,7 @@ def test_sample_data_path_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         generate_sample(final, num_train=1, num_val=1, seed=7)  # the other process
         return generate_sample(out, num_train=2, num_val=1)
 
-    monkeypatch.setattr("posekit.data.synthetic.generate_sample", racing)
+    monkeypatch.setattr("posekit.samples.sample_images.generate_sample", racing)
     assert sample_data_path() == final / "data.yaml"
     assert "seed 7" in (final / "data.yaml").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [SAMPLE_VERSION]

@@ -14,12 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.data import synthetic_video
-from posekit.data.check import check
-from posekit.data.coco import load_coco
-from posekit.data.config import resolve_data
-from posekit.data.synthetic import generate_sample
-from posekit.data.synthetic_video import SAMPLE_VIDEO_VERSION, generate_video
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.data_config import resolve_data
+from posekit.samples import locate
+from posekit.samples import sample_video as synthetic_video
+from posekit.samples.sample_images import generate_sample
+from posekit.samples.sample_video import SAMPLE_VIDEO_VERSION, generate_video
+from posekit.tasks.check import check
 
 FRAMES, SIZE = 40, (120, 160)
 
@@ -153,9 +154,9 @@ def test_sample_video_name_resolves_to_a_cached_copy(monkeypatch: pytest.MonkeyP
         return generate_video(out, num_frames=4, image_size=(60, 80), num_people=2)
 
     monkeypatch.setattr(synthetic_video, "generate_video", tiny)
-    config = resolve_data("sample-video")
+    config = resolve_data(locate("sample-video"))
     assert config.val.json_path == tmp_path / SAMPLE_VIDEO_VERSION / "annotations.json"
-    assert resolve_data("sample-video").val.json_path == config.val.json_path and len(made) == 1
+    assert resolve_data(locate("sample-video")).val.json_path == config.val.json_path and len(made) == 1
     result = CliRunner().invoke(app, ["check", "sample-video"])
     assert result.exit_code == 0, result.output
     assert len(made) == 1

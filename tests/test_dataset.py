@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from posekit.data.augment import AugmentConfig
-from posekit.data.coco import load_coco
-from posekit.data.codec import input_to_image
-from posekit.data.dataset import TopDownDataset, collate
-from posekit.data.images import read_image
-from posekit.data.processor import TopDownProcessor
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.image_reader import read_image
 from posekit.errors import DataError
+from posekit.topdown.augment import AugmentConfig
+from posekit.topdown.heatmap_codec import input_to_image
+from posekit.topdown.processor import TopDownProcessor
+from posekit.topdown.training_dataset import TopDownDataset, collate
 
 NAMES = ["head", "left_hand", "right_hand", "left_foot", "right_foot"]  # a custom 5-keypoint set
 COLOURS = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)], np.uint8)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.data.images import read_image
+from posekit.datasets.image_reader import read_image
 from posekit.distributed import PARTS_DIR, Shard
 from posekit.errors import ConfigError
 from posekit.inference.shard import split_source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.viz.draw import BOX_COLOUR, SIDE_COLOURS, draw_crops_grid, draw_pose, track_colour
 
 

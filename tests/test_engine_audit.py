@@ -1,4 +1,4 @@
-"""posekit.engine.audit: a model's look at every labelled person, whether it saw the images, and K-fold
+"""posekit.engine.model_audit: a model's look at every labelled person, whether it saw the images, and K-fold
 cross-fitting where each image is predicted by the model that did not train on it."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from conftest import TINY_TRAIN
 
 from posekit.audit.people import People
-from posekit.data.config import resolve_data
-from posekit.engine.audit import FoldPredictor, audit_with_model, predict_people
+from posekit.datasets.data_config import resolve_data
 from posekit.engine.dataset_prediction import predict_dataset
+from posekit.engine.model_audit import FoldPredictor, audit_with_model, predict_people
 from posekit.errors import ConfigError
 from posekit.models.vitpose import load_model
 

@@ -13,16 +13,16 @@ import torch.nn.functional as F
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from posekit.data.coco import load_coco
-from posekit.data.codec import UDPHeatmapCodec, input_to_image
-from posekit.data.processor import TopDownProcessor
-from posekit.data.records import KeypointAnnotations
-from posekit.data.schema import KeypointSchema
-from posekit.data.sigmas import parse_sigmas
+from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.records import KeypointAnnotations
+from posekit.datasets.schema import KeypointSchema
+from posekit.datasets.sigmas_file import parse_sigmas
 from posekit.engine.dataset_prediction import predict_dataset
-from posekit.engine.evaluator import evaluate_model
-from posekit.engine.val import val
+from posekit.engine.model_evaluation import evaluate_model
 from posekit.errors import ConfigError
+from posekit.tasks.val import val
+from posekit.topdown.heatmap_codec import UDPHeatmapCodec, input_to_image
+from posekit.topdown.processor import TopDownProcessor
 
 INPUT, HEATMAP = (64, 48), (16, 12)
 
@@ -73,7 +73,7 @@ def test_flip_test_averages_mirrored_heatmaps_with_pairs_swapped(coco: KeypointA
     model = _MockPose(schema, weights)
     out = predict_dataset(model, coco, flip_test=True, batch_size=5, device="cpu")
     # reference for the first person: crop, run both ways by hand, average in numpy
-    from posekit.data.dataset import TopDownDataset
+    from posekit.topdown.training_dataset import TopDownDataset
 
     item = TopDownDataset(coco, model.processor, train=False)[0]
     x = item["pixel_values"][None]
@@ -94,7 +94,7 @@ def test_split_views_decode_the_crop_and_its_mirror_image_apart(coco: KeypointAn
     out = predict_dataset(model, coco, split_views=True, device="cpu")
     plain = predict_dataset(model, coco, flip_test=False, device="cpu")
     np.testing.assert_array_equal(out.keypoints, plain.keypoints)
-    from posekit.data.dataset import TopDownDataset
+    from posekit.topdown.training_dataset import TopDownDataset
 
     item = TopDownDataset(coco, model.processor, train=False)[0]
     with torch.no_grad():
@@ -170,7 +170,7 @@ def test_results_are_accepted_by_pycocotools_with_the_same_ap(coco: KeypointAnno
 
 
 def test_detection_boxes_are_rescored_and_suppressed(coco: KeypointAnnotations, shared_data: Path) -> None:
-    from posekit.data.results import load_detections
+    from posekit.datasets.results_file import load_detections
 
     dets = load_detections(shared_data / "coco" / "test_coco_det_AP_H_56.json", coco.images)
     model = _PeakModel(coco.schema)

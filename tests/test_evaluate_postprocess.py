@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
 from posekit.metrics.nms import nms_per_image, oks_nms, pairwise_oks, soft_oks_nms
+from posekit.topdown.processor import TopDownProcessor
 
 SIGMA = np.array([0.1])
 

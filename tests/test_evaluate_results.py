@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.data.results import load_detections, load_results, to_coco_results
+from posekit.datasets.results_file import load_detections, load_results, to_coco_results
 from posekit.errors import PosekitError
 
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 import posekit
-from posekit.data.check import check
-from posekit.data.formats import convert
+from posekit.datasets.formats import convert
 from posekit.errors import ConfigError
+from posekit.tasks.check import check
 
 
 def test_cli_converts_and_reports(tiny_sample: Path, tmp_path: Path, run_cli) -> None:
@@ -65,4 +65,6 @@ def test_coco_output_can_hold_its_images(tiny_sample: Path, tmp_path: Path) -> N
 
 
 def test_python_api() -> None:
-    assert posekit.convert is convert
+    from posekit.tasks.convert import convert as convert_task
+
+    assert posekit.convert is convert_task

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.check import check
-from posekit.data.config import resolve_data
-from posekit.data.formats import convert
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.formats import convert
 from posekit.errors import DataError
+from posekit.tasks.check import check
 
 
 def _image(path: Path, width: int = 200, height: int = 100) -> None:

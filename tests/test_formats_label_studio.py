@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.check import check
-from posekit.data.config import resolve_data
-from posekit.data.formats import convert
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.formats import convert
 from posekit.errors import ConfigError, DataError
+from posekit.tasks.check import check
 
 W, H = 216, 174  # the SDK test data's image size
 

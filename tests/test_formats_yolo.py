@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
-from posekit.data.check import check
-from posekit.data.config import resolve_data
-from posekit.data.formats import convert
-from posekit.data.formats.yolo import label_path
-from posekit.data.records import KeypointAnnotations
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.formats import convert
+from posekit.datasets.formats.yolo import label_path
+from posekit.datasets.records import KeypointAnnotations
 from posekit.errors import ConfigError, DataError
+from posekit.tasks.check import check
 
 
 @pytest.fixture(autouse=True)

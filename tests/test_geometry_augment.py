@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from posekit.data.augment import (
-    AugmentConfig,
-    ColourJitter,
-    apply_colour_jitter,
-    random_augment_params,
-)
-from posekit.data.geometry import (
+from posekit.datasets.schema import KeypointSchema, get_preset
+from posekit.topdown.affine import (
     compose,
     fix_aspect_ratio,
     hflip_matrix,
@@ -24,8 +19,13 @@ from posekit.data.geometry import (
     warp_image,
     warp_keypoints,
 )
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.topdown.augment import (
+    AugmentConfig,
+    ColourJitter,
+    apply_colour_jitter,
+    random_augment_params,
+)
+from posekit.topdown.processor import TopDownProcessor
 
 INPUT = (256, 192)
 

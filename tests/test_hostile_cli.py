@@ -52,9 +52,8 @@ def test_non_finite_numbers_are_refused_by_every_verb(tmp_path, tiny_sample, tin
 
 def test_non_finite_numbers_in_yaml_and_python_are_refused(tmp_path, tiny_sample) -> None:
     from posekit.audit.api import audit
-    from posekit.data.config import resolve_data
-    from posekit.inference.smoothing import OneEuroParams
-    from posekit.settings import build_config
+    from posekit.datasets.data_config import resolve_data
+    from posekit.settings import OneEuroParams, build_config
 
     yaml = tmp_path / "data.yaml"
     yaml.write_text(
@@ -100,12 +99,12 @@ def test_detector_on_a_missing_gpu_is_a_config_error() -> None:
 
 # ---------------------------------------------------------------------------------------------- Ctrl-C
 def test_ctrl_c_in_any_command_prints_interrupted(monkeypatch, run_cli) -> None:
-    import posekit.data.check
+    import posekit.datasets.validation
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(posekit.data.check, "resolve_data", interrupted)
+    monkeypatch.setattr(posekit.datasets.validation, "resolve_data", interrupted)
     code, output = run_cli("check", "sample")
     assert code == 130 and output.strip() == "Interrupted."
 

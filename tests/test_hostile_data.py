@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.check import check
-from posekit.data.config import resolve_data
+from posekit.datasets.data_config import resolve_data
 from posekit.errors import DataError, PosekitError
+from posekit.tasks.check import check
 
 
 def _copy_split(tiny_sample: Path, tmp_path: Path, split: str = "train") -> tuple[Path, dict]:
@@ -261,7 +261,7 @@ def _label_studio_task(tmp_path: Path) -> dict:
     ids=["rotation-text", "parent-list", "id-object", "annotations-number", "width-infinite"],
 )
 def test_label_studio_records_of_the_wrong_type_are_skipped_or_named(tmp_path, change) -> None:
-    from posekit.data.formats import convert
+    from posekit.datasets.formats import convert
 
     task = _label_studio_task(tmp_path)
     change(task)
@@ -296,7 +296,7 @@ def _cvat_export(tmp_path: Path) -> dict:
     ids=["category-id-list", "category-id-object", "skeleton-number", "category-id-text"],
 )
 def test_cvat_records_of_the_wrong_type_are_skipped_or_named(tmp_path, change) -> None:
-    from posekit.data.formats import convert
+    from posekit.datasets.formats import convert
 
     export = _cvat_export(tmp_path)
     change(export)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors import SafetensorError
 
-from posekit.data.json_file import load_json, parse_json, read_json
+from posekit.datasets.json_file import load_json, parse_json, read_json
 from posekit.errors import DataError, ModelError, PosekitError
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -254,7 +254,7 @@ def _fill(tmp: Path, error: BaseException) -> None:
 )
 def test_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, error) -> None:
     from posekit.engine import checkpoint
-    from posekit.io import atomic_write_json
+    from posekit.fileio import atomic_write_json
 
     last = tmp_path / "weights" / "last"
     last.mkdir(parents=True)
@@ -287,7 +287,7 @@ def test_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypat
 
 
 def test_other_write_errors_pass_through(tmp_path) -> None:
-    from posekit.io import atomic_save
+    from posekit.fileio import atomic_save
 
     def broken(tmp: Path) -> None:
         raise ValueError("a bug, not the disk")

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 
 from posekit.errors import PosekitError
-from posekit.metrics.coco import COCO17_SIGMAS, COCO_STAT_NAMES, coco_keypoint_stats, evaluate_coco_keypoints
+from posekit.metrics.coco_eval import (
+    COCO17_SIGMAS,
+    COCO_STAT_NAMES,
+    coco_keypoint_stats,
+    evaluate_coco_keypoints,
+)
 from posekit.metrics.matching import match_people, rank_people
 from posekit.metrics.oks import coco_oks
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from test_metrics_coco import make_keypoint_set
 
-from posekit.data.schema import get_preset
-from posekit.metrics.coco import COCO17_SIGMAS, coco_matches, evaluate_coco_keypoints
+from posekit.datasets.schema import get_preset
+from posekit.metrics.coco_eval import COCO17_SIGMAS, coco_matches, evaluate_coco_keypoints
 from posekit.metrics.error_types import (
     GOOD_KS,
     LABELS,

@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 from test_metrics_coco import make_keypoint_set, perturbed_predictions, reference
 
-from posekit.data.schema import KeypointSchema, get_preset
-from posekit.metrics.coco import COCO17_SIGMAS, COCO_STAT_NAMES
-from posekit.metrics.evaluate import evaluate_predictions
+from posekit.datasets.schema import KeypointSchema, get_preset
+from posekit.metrics.coco_eval import COCO17_SIGMAS, COCO_STAT_NAMES
+from posekit.metrics.keypoint_metrics import evaluate_predictions
 from posekit.metrics.per_keypoint import per_keypoint_ap
 from posekit.report.console import print_report
 from posekit.report.files import write_report

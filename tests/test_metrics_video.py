@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.data.synthetic_video import generate_video
 from posekit.errors import DataError, PosekitError
 from posekit.metrics.video import evaluate_video
+from posekit.samples.sample_video import generate_video
 
 HEAD = [0.0, 0.0, 20.0, 20.0]  # head size 0.6 * sqrt(800) = 16.97 px: joints match within 8.49 px
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import VitPoseForPoseEstimation
 
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, ModelError
 from posekit.models.vitpose import PRESETS, PoseModel, load_model
 

@@ -7,7 +7,7 @@ import inspect
 import re
 from pathlib import Path
 
-from posekit.data.synthetic import generate_sample
+from posekit.samples.sample_images import generate_sample
 from posekit.settings import build_config
 
 REPO = Path(__file__).resolve().parents[1]

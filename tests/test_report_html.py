@@ -17,9 +17,9 @@ from PIL import Image
 from test_metrics_coco import make_keypoint_set
 
 from posekit.audit.findings import Finding
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.metrics.error_types import error_breakdown
-from posekit.metrics.evaluate import evaluate_predictions
+from posekit.metrics.keypoint_metrics import evaluate_predictions
 from posekit.report.html import MAX_FINDINGS, REPORT_HTML, render_html_report, write_html_report
 
 SCHEMA = get_preset("coco17")

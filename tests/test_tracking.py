@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from posekit.data.schema import get_preset
+from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
 from posekit.inference.tracking import ByteTracker, OKSTracker, auto_tracker_kind, box_iou, make_tracker
 

@@ -184,7 +184,7 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
     """A model whose heatmaps are not input/4 (patch 8: input/2) trains on targets of its own size."""
     from transformers import VitPoseForPoseEstimation
 
-    from posekit.data.schema import get_preset
+    from posekit.datasets.schema import get_preset
     from posekit.models.presets import PRESETS
     from posekit.models.vitpose import PoseModel
 
@@ -200,7 +200,7 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
 
 def test_validation_flip_test_follows_the_training_flips(sample_data: Path, tmp_path: Path) -> None:
     """Validation averages in the mirrored prediction only when training flips people."""
-    from posekit.engine.evaluator import evaluate_model
+    from posekit.engine.model_evaluation import evaluate_model
 
     for name, augment, flip_test in (("flip", {}, True), ("noflip", {"flip_prob": 0.0}, False)):
         trainer = _trainer(sample_data, tmp_path, name=name, augment=augment)

@@ -12,8 +12,8 @@ import torch
 from conftest import TINY_TRAIN
 from safetensors.torch import load_file
 
-from posekit.data.config import resolve_data
-from posekit.data.dataset import TopDownDataset
+from posekit.datasets.data_config import resolve_data
+from posekit.topdown.training_dataset import TopDownDataset
 
 WORKER = """
 import json, sys

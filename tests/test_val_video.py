@@ -8,8 +8,8 @@ import json
 import pytest
 from test_cli_val import _metrics_path
 
-from posekit.data.synthetic_video import generate_video
 from posekit.metrics.video import evaluate_video
+from posekit.samples.sample_video import generate_video
 
 VIDEO_KEYS = {"MOTA", "MOTP", "id_switches", "IDF1", "jitter"}
 

@@ -24,17 +24,17 @@ __all__ = ["KeypointSchema", "__version__", "check", "convert", "export", "load"
 
 # The public API is imported lazily so that ``import posekit`` (and ``posekit --help``) stays fast.
 _LAZY = {
-    "KeypointSchema": ("posekit.data.schema", "KeypointSchema"),
-    "check": ("posekit.data.check", "check"),
+    "KeypointSchema": ("posekit.datasets.schema", "KeypointSchema"),
+    "check": ("posekit.tasks.check", "check"),
     "load": ("posekit.inference.predictor", "load"),
     "train": ("posekit.engine.train", "train"),
-    "val": ("posekit.engine.val", "val"),
+    "val": ("posekit.tasks.val", "val"),
     "export": ("posekit.inference.export", "export"),
-    "convert": ("posekit.data.formats", "convert"),
+    "convert": ("posekit.tasks.convert", "convert"),
 }
 
 if TYPE_CHECKING:
-    from posekit.data.schema import KeypointSchema
+    from posekit.datasets.schema import KeypointSchema
 
 
 def __getattr__(name: str) -> Any:

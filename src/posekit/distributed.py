@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from posekit.io import atomic_path, atomic_write_bytes
+from posekit.fileio import atomic_path, atomic_write_bytes
 
 T = TypeVar("T")
 #: Folder of a run where the processes leave their parts until the main process merges them.

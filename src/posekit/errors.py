@@ -10,7 +10,7 @@ class PosekitError(Exception):
 
 
 class DataError(PosekitError):
-    """The data set is invalid. ``issues`` holds every defect found (see ``posekit.data.check``)."""
+    """The data set is invalid. ``issues`` holds every defect found (see ``posekit.datasets.validation``)."""
 
     def __init__(self, message: str, issues: list | None = None) -> None:
         super().__init__(message)

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from posekit.data.yaml_file import load_yaml
+from posekit.datasets.yaml_file import load_yaml
 from posekit.device import PrecisionSetting
-from posekit.errors import ConfigError
-from posekit.inference.smoothing import OneEuroParams, SavgolParams
+from posekit.errors import ConfigError, check_number
 
 #: What ``posekit train`` with no ``--data`` uses: a tiny model trained from scratch on the built-in
 #: sample, sized to finish on 2 CPU cores in a few minutes (see benchmarks/train.py for the learning curve).
@@ -70,6 +70,42 @@ def flip_test(flip: bool | None, processor_flip_test: bool, sequence: bool) -> b
     if flip is not None:
         return flip
     return VIDEO_FLIP_TEST if sequence else processor_flip_test
+
+
+# Smoother settings (used by posekit.inference.smoothing; declared here, with the other settings).
+@dataclass(frozen=True)
+class OneEuroParams:
+    """``min_cutoff`` (Hz): smoothing of still joints (lower = smoother); ``beta`` (Hz per object size per
+    second): how fast the cutoff opens with speed (higher = less lag); ``d_cutoff`` (Hz): speed filter."""
+
+    min_cutoff: float = 0.5
+    beta: float = 4.0
+    d_cutoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_number("--beta", self.beta, 0)
+        for name in ("min_cutoff", "d_cutoff"):
+            if check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0) == 0:
+                raise ConfigError(f"--{name.replace('_', '-')}: must be > 0 (a cutoff frequency in Hz)")
+
+
+@dataclass(frozen=True)
+class SavgolParams:
+    """``window`` (odd, frames) and ``polyorder`` of the Savitzky-Golay filter; gaps of low-score or missing
+    joints up to ``max_gap`` frames are filled by linear interpolation first."""
+
+    window: int = 9
+    polyorder: int = 2
+    max_gap: int = 10
+
+    def __post_init__(self) -> None:
+        if self.max_gap < 0:
+            raise ConfigError(f"--max-gap: {self.max_gap} is not allowed; expected frames >= 0")
+        if self.window < 3 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
+            raise ConfigError(
+                f"Savitzky-Golay window {self.window} / polyorder {self.polyorder}: the window must be odd "
+                "number >= 3 and the polyorder smaller than it (e.g. window 9, polyorder 2)"
+            )
 
 
 #: What a valid value looks like, for fields whose pydantic message would be unhelpful.
@@ -162,7 +198,7 @@ class TrainConfig(BaseModel):
     @field_validator("augment")
     @classmethod
     def _augment(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from posekit.data.augment import AugmentConfig
+        from posekit.topdown.augment import AugmentConfig
 
         try:
             return AugmentConfig(**value).model_dump(exclude_defaults=True)

@@ -1,7 +1,7 @@
 """Label QA for COCO keypoint data: likely annotation errors (``posekit audit``) and OKS sigmas estimated
 from repeated annotations (``posekit sigmas``).
 
-Layer: imports posekit.data, posekit.metrics, posekit.io and posekit.errors only (no engine, inference
+Layer: imports posekit.datasets, posekit.metrics, posekit.fileio and posekit.errors only (no engine, inference
 or CLI), so a model run can feed :func:`~posekit.audit.model_checks.model_findings` from above.
 """
 

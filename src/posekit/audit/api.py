@@ -13,10 +13,11 @@ from posekit.audit.data_checks import DATA_KINDS, data_findings
 from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
 from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
-from posekit.data.config import resolve_data
-from posekit.data.records import KeypointAnnotations
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.records import KeypointAnnotations
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, check_number
+from posekit.samples import locate
 
 SPLITS = ("train", "val", "all")
 #: How the labels of a split were judged (:attr:`AuditedSplit.mode`) and what that means for the findings.
@@ -96,7 +97,7 @@ def audit(
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
     check_number("--min-score", min_score, 0)
-    config = resolve_data(data, images=images)
+    config = resolve_data(locate(data), images=images)
     if config.wholebody:
         raise ConfigError(
             f"{config.source}: posekit audit checks the body keypoints only; set `wholebody: false`"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_ndtr
 
-from posekit.io import atomic_write_json, atomic_write_text
+from posekit.fileio import atomic_write_json, atomic_write_text
 
 #: Finding kinds, in the order summaries list them (and ties in score sort).
 KINDS = ("visibility", "duplicate", "swap", "displaced", "missed", "bone_length", "outside_box", "box_size")

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from posekit.audit.api import AuditReport
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, PosekitError
-from posekit.io import atomic_write_json, atomic_write_text
+from posekit.fileio import atomic_write_json, atomic_write_text
 
 #: What ``--fix`` can correct without a person looking.
 FIXABLE = ("swaps",)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from posekit.audit.findings import KINDS, Finding, sort_findings
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError
 
 #: Fraction of the eligible people damaged per kind (default of :func:`inject_errors`).
@@ -71,7 +71,8 @@ def inject_errors(
     annotator standard deviations ``sigma_k * sqrt(area)``, in a random direction, kept in the image),
     ``duplicate`` (a near copy of the person as a new annotation, :data:`DUPLICATE_NOISE`), ``visibility``
     (a labelled point set to v=0 keeping its coordinates, or an unlabelled one set to v=2 at (0, 0)),
-    ``missed`` (a visible point cleared to 0, 0, 0). The file stays valid for ``posekit.data.load_coco``.
+    ``missed`` (a visible point cleared to 0, 0, 0). The file stays valid for
+    ``posekit.datasets.coco_keypoints.load_coco``.
     """
     rates = dict(DEFAULT_RATES if rates is None else rates)
     unknown = set(rates) - set(DETECTED_BY)

@@ -40,7 +40,7 @@ import numpy as np
 
 from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, nats_score, sort_findings, tail_score
 from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import PosekitError
 
 #: The kinds these checks report.

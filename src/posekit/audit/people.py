@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from posekit.audit.findings import Finding
-from posekit.metrics.coco import ground_truth_arrays
+from posekit.metrics.coco_eval import ground_truth_arrays
 
 #: MAD -> standard deviation of a normal distribution.
 MAD_TO_STD = 1.4826
@@ -34,7 +34,7 @@ class People:
     """N annotated people (crowd regions excluded); row ``i`` of every array is person ``i``.
 
     ``keypoints`` are as written in the file: a point with v=0 may carry coordinates (a defect the
-    visibility check reports), which :func:`posekit.data.coco.load_coco` clears on loading.
+    visibility check reports), which :func:`posekit.datasets.coco_keypoints.load_coco` clears on loading.
     """
 
     annotation_ids: np.ndarray  # (N,) int64

@@ -73,7 +73,7 @@ def audit_command(
     predictions. Each finding has a score (-log10 of the chance that a correct label looks this wrong),
     the evidence and a fix."""
     from posekit.audit.fix import check_fix, fix_swaps
-    from posekit.engine.audit import audit_with_model, check_model_options
+    from posekit.engine.model_audit import audit_with_model, check_model_options
     from posekit.report.findings_gallery import save_findings_gallery
 
     check_fix(fix)

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 
 def convert_command(
@@ -42,9 +40,9 @@ def convert_command(
     Back again: posekit convert yolo_sample/data.yaml coco_again --from yolo. posekit train/val/check also
     take a YOLO pose data.yaml directly.
     """
-    from posekit.data.formats import convert
+    from posekit.tasks.convert import convert
 
-    report = convert(
+    convert(
         src,
         dst,
         from_format,
@@ -54,7 +52,5 @@ def convert_command(
         copy_images=copy_images,
         overwrite=overwrite,
         label_config=label_config,
+        verbose=True,
     )
-    console = Console(soft_wrap=True, highlight=False)
-    console.print(escape(str(report)))
-    console.print(f"Next: [bold]posekit check {escape(report.output)}[/]")

@@ -17,8 +17,7 @@ from rich.table import Table
 
 from posekit.cli.options import help_for
 from posekit.distributed import current_shard
-from posekit.inference.smoothing import OneEuroParams, SavgolParams
-from posekit.settings import PredictConfig, build_settings
+from posekit.settings import OneEuroParams, PredictConfig, SavgolParams, build_settings
 
 _EURO, _SAVGOL = OneEuroParams(), SavgolParams()
 
@@ -156,15 +155,16 @@ def predict_command(
 def _sample_source(boxes: str | None) -> tuple[str, str]:
     """The built-in sample's val image folder and, unless ``boxes`` are given, its annotations (people's
     ground-truth boxes: the sample has no detector-like people)."""
-    from posekit.data.config import resolve_data
+    from posekit.datasets.data_config import resolve_data
+    from posekit.samples import locate
 
-    split = resolve_data("sample").val
+    split = resolve_data(locate("sample")).val
     assert split is not None and split.images is not None  # the sample names both
     return str(split.images), boxes or str(split.json_path)
 
 
 def _print_jitter(console: Console, path: Path) -> None:
-    from posekit.data.json_file import load_json
+    from posekit.datasets.json_file import load_json
 
     report = load_json(path)
     table = Table(title="Jitter: mean frame-to-frame displacement (px), tracked joints", title_justify="left")

@@ -13,8 +13,8 @@ from rich.table import Table
 from posekit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from posekit.audit.sigmas import SigmaEstimate
-    from posekit.data.schema import KeypointSchema
+    from posekit.audit.sigma_estimation import SigmaEstimate
+    from posekit.datasets.schema import KeypointSchema
 
 
 def sigmas_command(
@@ -49,9 +49,9 @@ def sigmas_command(
     """Estimate per-keypoint OKS sigmas as COCO defines them (the spread of annotators' labels of a point,
     relative to the person's scale) and write a schema file that `posekit val --sigmas FILE` and a data
     YAML's `schema:` read."""
-    from posekit.audit import sigmas as estimate
-    from posekit.data.results import load_results
-    from posekit.io import atomic_write_json
+    from posekit.audit import sigma_estimation as estimate
+    from posekit.datasets.results_file import load_results
+    from posekit.fileio import atomic_write_json
     from posekit.runs import new_run_dir
 
     if files == ["sample"]:

@@ -47,6 +47,6 @@ def val_command(
     """Evaluate keypoints: COCO OKS AP/AR, PCK, PCKh, per-keypoint accuracy (and MOTA, ID switches, IDF1,
     jitter on video data with track ids); writes runs/val/<name>/."""
     settings = {k: v for k, v in locals().items() if k != "config"}
-    from posekit.engine.val import val
+    from posekit.tasks.val import val
 
     val(config=config, **settings)

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from posekit.errors import ConfigError, ModelError
-from posekit.io import atomic_save
-from posekit.models.convert import load_torch_file
+from posekit.fileio import atomic_save
+from posekit.models.official_checkpoint import load_torch_file
 
 STATE_FILE = "training_state.pt"
 #: What every training state holds (the trainer's ``state_dict``; scaler, EMA and model weights optional).
@@ -96,7 +96,7 @@ def find_resume_dir(project: str | Path, run_dir: str | Path | None) -> Path:
 
 
 def _recover(weights: Path) -> None:
-    """Undo what a kill in the middle of :func:`posekit.io.atomic_path` leaves: a ``.last.old`` directory
+    """Undo what a kill in the middle of :func:`posekit.fileio.atomic_path` leaves: a ``.last.old`` directory
     without ``last`` (killed between its two renames) and temporary ``.*.tmp`` directories."""
     old, last = weights / ".last.old", weights / "last"
     if not last.exists() and (old / STATE_FILE).is_file():

@@ -12,13 +12,13 @@ import torch
 from rich.progress import track
 from torch.utils.data import DataLoader, Subset
 
-from posekit.data.dataset import TopDownDataset, collate
-from posekit.data.processor import TopDownMeta
-from posekit.data.records import KeypointAnnotations
-from posekit.data.results import to_coco_results
+from posekit.datasets.records import KeypointAnnotations
+from posekit.datasets.results_file import to_coco_results
 from posekit.device import resolve_device
 from posekit.distributed import Shard
 from posekit.metrics.nms import NmsMode, nms_per_image
+from posekit.topdown.processor import TopDownMeta
+from posekit.topdown.training_dataset import TopDownDataset, collate
 
 
 @dataclass

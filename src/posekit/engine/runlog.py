@@ -22,13 +22,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from posekit.io import atomic_save, atomic_write_bytes, atomic_write_text
+from posekit.fileio import atomic_save, atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
-    from posekit.data.processor import TopDownProcessor
-    from posekit.data.records import KeypointAnnotations
-    from posekit.data.schema import KeypointSchema
+    from posekit.datasets.records import KeypointAnnotations
+    from posekit.datasets.schema import KeypointSchema
     from posekit.settings import TrainConfig
+    from posekit.topdown.processor import TopDownProcessor
 
 #: Columns of the validation table and of results.png's metric panel.
 TABLE_METRICS = ("AP", "AP50", "AP75", "AR", "PCK@0.1")
@@ -122,7 +122,7 @@ class RunLog:
         """Draw the predictions on the first validation images."""
         if not self.enabled:
             return
-        from posekit.data.images import read_image
+        from posekit.datasets.image_reader import read_image
         from posekit.viz.draw import draw_pose
 
         by_image: dict[int, list[dict[str, Any]]] = {}

@@ -96,9 +96,10 @@ class Trainer:
         self.shard = Shard(self.rank, self.world)
         self.log = RunLog(enabled=acc.is_main_process)
 
-        from posekit.data.config import resolve_data
+        from posekit.datasets.data_config import resolve_data
+        from posekit.samples import locate
 
-        data = resolve_data(cfg.data or "sample")
+        data = resolve_data(locate(cfg.data or "sample"))
         self.train_data, self.val_data = data.load_split("train"), data.load_split("val")
         self._build_model(None if resume_dir is None else resume_dir / "weights" / "last")
         self._resolve_batch_and_schedule()
@@ -140,8 +141,8 @@ class Trainer:
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
 
     def _resolve_batch_and_schedule(self) -> None:
-        from posekit.data.augment import AugmentConfig
-        from posekit.data.dataset import TopDownDataset
+        from posekit.topdown.augment import AugmentConfig
+        from posekit.topdown.training_dataset import TopDownDataset
 
         cfg = self.cfg
         augment = AugmentConfig(**cfg.augment)
@@ -169,7 +170,7 @@ class Trainer:
             cfg.workers = min(8, cpus) if cfg.device == "cuda" else cpus // 4
 
     def _build_loader(self) -> None:
-        from posekit.data.dataset import collate
+        from posekit.topdown.training_dataset import collate
 
         workers = self.cfg.workers
         self.loader = DataLoader(
@@ -352,7 +353,7 @@ class Trainer:
         """OKS AP on the val split with ground-truth boxes (flip test when training flips): each process
         predicts a block of the people, the main one evaluates and shares ``summary`` (scalars),
         ``keypoints`` (per-keypoint rows, weakest first) and ``results`` (COCO)."""
-        from posekit.engine.evaluator import evaluate_model
+        from posekit.engine.model_evaluation import evaluate_model
 
         evaluation = evaluate_model(
             self.eval_model,

@@ -104,8 +104,8 @@ def _load_box_file(path: Path, det_conf: float) -> tuple[dict[Any, np.ndarray], 
     """{image_id: boxes} from COCO detection results, or {file_name: boxes} from a COCO annotations file
     (its people's boxes, crowds excluded; a frame matches when its path ends with the file_name), and
     whether they are ground-truth boxes (an annotations file)."""
-    from posekit.data.json_file import load_json
-    from posekit.data.results import annotation_boxes, load_detections
+    from posekit.datasets.json_file import load_json
+    from posekit.datasets.results_file import annotation_boxes, load_detections
 
     if not path.is_file():
         raise PosekitError(

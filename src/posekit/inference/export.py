@@ -23,9 +23,9 @@ import torch
 
 from posekit.device import Precision, resolve_precision
 from posekit.errors import ConfigError, ModelError
+from posekit.fileio import atomic_save, build_once, posekit_home
 from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
 from posekit.inference.quantize import DEFAULT_CALIBRATION, RECIPE, calibration_crops, quantize_int8
-from posekit.io import atomic_save, build_once, posekit_home
 
 FORMATS = ("onnx",)
 #: Largest heatmap difference accepted between ONNX Runtime and PyTorch (int8: reported, not checked).

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.data.json_file import parse_json
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.json_file import parse_json
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, ModelError
+from posekit.topdown.processor import TopDownProcessor
 
 #: Key of the ONNX ``metadata_props`` entry holding the model's metadata with every processor setting (JSON).
 METADATA_KEY = "posekit"

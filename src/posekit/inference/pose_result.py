@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from posekit.data.results import to_coco_results
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.results_file import to_coco_results
+from posekit.datasets.schema import KeypointSchema
 
 
 @dataclass
@@ -80,7 +80,7 @@ class PoseResult:
         """Write :meth:`plot` to an image file (format from the suffix), atomically."""
         import cv2
 
-        from posekit.io import atomic_write_bytes
+        from posekit.fileio import atomic_write_bytes
 
         path = Path(path)
         ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(self.plot(), cv2.COLOR_RGB2BGR))

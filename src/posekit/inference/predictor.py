@@ -23,8 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from posekit.data.processor import TopDownMeta, TopDownProcessor
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.schema import KeypointSchema
 from posekit.distributed import Shard, current_shard
 from posekit.errors import ConfigError, check_number
 from posekit.inference.boxes import BoxProvider
@@ -32,9 +31,11 @@ from posekit.inference.keyframes import Keyframes
 from posekit.inference.pipeline import LiveStats, StageTimes, latest_only, read_ahead
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.shard import split_source
-from posekit.inference.smoothing import OneEuroParams, OnlineSmoother, SavgolParams, smooth_offline
+from posekit.inference.smoothing import OnlineSmoother, smooth_offline
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kind, make_tracker
+from posekit.settings import OneEuroParams, SavgolParams
+from posekit.topdown.processor import TopDownMeta, TopDownProcessor
 
 Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
 

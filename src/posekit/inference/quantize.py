@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.data.processor import TopDownProcessor
 from posekit.errors import ConfigError
+from posekit.topdown.processor import TopDownProcessor
 
 #: Crops the activation ranges are measured on (more change the ranges little; each costs one forward).
 CALIBRATION_CROPS = 64
@@ -44,13 +44,14 @@ def calibration_crops(
 
 def _calibration_people(spec: str, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Images and their person boxes (xywh) from a data set, or whole images."""
-    from posekit.data.images import read_image
+    from posekit.datasets.image_reader import read_image
     from posekit.inference.sources import resolve_source
 
     if spec in ("sample", "sample-video") or spec.endswith((".yaml", ".yml", ".json")):
-        from posekit.data.config import resolve_data
+        from posekit.datasets.data_config import resolve_data
+        from posekit.samples import locate
 
-        dataset = resolve_data(spec).load_split("train")
+        dataset = resolve_data(locate(spec)).load_split("train")
         images, boxes, people = [], [], 0
         for image_id, anns in dataset.by_image().items():
             found = [a.bbox for a in anns if not a.iscrowd and a.num_keypoints > 0]

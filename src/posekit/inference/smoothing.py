@@ -16,47 +16,11 @@ Every function works on one video as lists over frames of ``track_ids (N,)``, ``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import savgol_filter
 
-from posekit.errors import ConfigError, check_number
-
-
-@dataclass(frozen=True)
-class OneEuroParams:
-    """``min_cutoff`` (Hz): smoothing of still joints (lower = smoother); ``beta`` (Hz per object size per
-    second): how fast the cutoff opens with speed (higher = less lag); ``d_cutoff`` (Hz): speed filter."""
-
-    min_cutoff: float = 0.5
-    beta: float = 4.0
-    d_cutoff: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_number("--beta", self.beta, 0)
-        for name in ("min_cutoff", "d_cutoff"):
-            if check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0) == 0:
-                raise ConfigError(f"--{name.replace('_', '-')}: must be > 0 (a cutoff frequency in Hz)")
-
-
-@dataclass(frozen=True)
-class SavgolParams:
-    """``window`` (odd, frames) and ``polyorder`` of the Savitzky-Golay filter; gaps of low-score or missing
-    joints up to ``max_gap`` frames are filled by linear interpolation first."""
-
-    window: int = 9
-    polyorder: int = 2
-    max_gap: int = 10
-
-    def __post_init__(self) -> None:
-        if self.max_gap < 0:
-            raise ConfigError(f"--max-gap: {self.max_gap} is not allowed; expected frames >= 0")
-        if self.window < 3 or self.window % 2 == 0 or not 0 <= self.polyorder < self.window:
-            raise ConfigError(
-                f"Savitzky-Golay window {self.window} / polyorder {self.polyorder}: the window must be odd "
-                "number >= 3 and the polyorder smaller than it (e.g. window 9, polyorder 2)"
-            )
+from posekit.settings import OneEuroParams, SavgolParams
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:

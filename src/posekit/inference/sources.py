@@ -105,7 +105,7 @@ class Source:
         return self.select(self.start, self.stop)
 
     def _images(self) -> Iterator[Frame]:
-        from posekit.data.images import read_image
+        from posekit.datasets.image_reader import read_image
 
         ids = _image_ids(self.items)
         for index in range(

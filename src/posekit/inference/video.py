@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from posekit.errors import PosekitError
-from posekit.io import atomic_path
+from posekit.fileio import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 DEFAULT_FPS = 30.0

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from posekit.distributed import Shard
+from posekit.fileio import atomic_path, atomic_write_json
 from posekit.inference.pose_result import PoseResult
-from posekit.inference.smoothing import OneEuroParams, SavgolParams, jitter_report
+from posekit.inference.smoothing import jitter_report
 from posekit.inference.sources import Source, item_name
 from posekit.inference.video import VideoReader, VideoWriter
-from posekit.io import atomic_path, atomic_write_json
+from posekit.settings import OneEuroParams, SavgolParams
 
 _KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

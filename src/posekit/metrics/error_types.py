@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from faster_coco_eval import COCO
 
-from posekit.data.schema import KeypointSchema
-from posekit.metrics.coco import (
+from posekit.datasets.schema import KeypointSchema
+from posekit.metrics.coco_eval import (
     CachedOksEval,
     GroundTruthArrays,
     accumulated_cocoeval,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.metrics.coco import ground_truth_arrays, num_keypoints_of, resolve_sigmas, result_arrays
+from posekit.metrics.coco_eval import ground_truth_arrays, num_keypoints_of, resolve_sigmas, result_arrays
 from posekit.metrics.oks import coco_oks
 
 MATCHING_RULE = (

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from faster_coco_eval import COCOeval_faster
 
-from posekit.metrics.coco import (
+from posekit.metrics.coco_eval import (
     coco_objects,
     ground_truth_arrays,
     resolve_sigmas,

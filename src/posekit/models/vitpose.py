@@ -1,5 +1,5 @@
 """ViTPose on transformers' ``VitPoseForPoseEstimation``: the :class:`PoseModel` (network + keypoint
-schema + :class:`~posekit.data.processor.TopDownProcessor` + training recipe) and :func:`load_model`, which
+schema + :class:`~posekit.topdown.processor.TopDownProcessor` + training recipe) and :func:`load_model`, which
 builds one from a preset, a local directory, a hub id or an official ``.pth``.
 
 A saved directory is a plain transformers directory (``config.json`` whose ``id2label`` holds the keypoint
@@ -19,13 +19,13 @@ from torch import nn
 from transformers import VitPoseConfig, VitPoseForPoseEstimation
 from transformers.initialization import no_init_weights
 
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, ModelError
-from posekit.io import atomic_save
+from posekit.fileio import atomic_save
 from posekit.models.droppath import set_drop_path
 from posekit.models.presets import DEFAULT_INPUT_SIZE, PRESETS, recipe_for
 from posekit.models.weights import METADATA_FILE, load_weights, read_checkpoint
+from posekit.topdown.processor import TopDownProcessor
 
 #: Version of ``posekit.json`` (1: preprocessing at the top level; 2: a ``processor`` section).
 METADATA_VERSION = 2

@@ -15,18 +15,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import VitPoseConfig, VitPoseForPoseEstimation
 
-from posekit.data.json_file import load_json
-from posekit.data.processor import TopDownProcessor
-from posekit.data.schema import KeypointSchema, get_preset
+from posekit.datasets.json_file import load_json
+from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, ModelError
-from posekit.models.convert import (
+from posekit.models.hub import download, looks_like_hub_id
+from posekit.models.official_checkpoint import (
     config_from_state_dict,
     convert_official_state_dict,
     is_official_state_dict,
     read_official_checkpoint,
 )
-from posekit.models.hub import download, looks_like_hub_id
 from posekit.models.presets import PRESETS
+from posekit.topdown.processor import TopDownProcessor
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from posekit.metrics.coco import COCO_STAT_NAMES
-from posekit.metrics.evaluate import CONFIDENCE_NOTE, EvaluationReport
+from posekit.metrics.coco_eval import COCO_STAT_NAMES
+from posekit.metrics.keypoint_metrics import CONFIDENCE_NOTE, EvaluationReport
 
 
 def print_report(report: EvaluationReport, console: Console | None = None, max_keypoints: int = 30) -> None:

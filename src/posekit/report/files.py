@@ -9,8 +9,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from posekit.io import atomic_write_json, atomic_write_text
-from posekit.metrics.evaluate import PR_THRESHOLDS, EvaluationReport
+from posekit.fileio import atomic_write_json, atomic_write_text
+from posekit.metrics.keypoint_metrics import PR_THRESHOLDS, EvaluationReport
 from posekit.metrics.per_keypoint import KeypointRow
 from posekit.viz.plots import per_keypoint_figure, pr_curves_figure, save_png
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from posekit.io import atomic_write_text
-from posekit.metrics.coco import COCO_STAT_NAMES
+from posekit.fileio import atomic_write_text
+from posekit.metrics.coco_eval import COCO_STAT_NAMES
 from posekit.metrics.error_types import ERROR_TYPES, LABELS, ErrorBreakdown, GroupResult
-from posekit.metrics.evaluate import CONFIDENCE_NOTE, EvaluationReport
+from posekit.metrics.keypoint_metrics import CONFIDENCE_NOTE, EvaluationReport
 from posekit.report.console import format_number, format_percent
 from posekit.report.files import MAX_PLOTTED_KEYPOINTS, per_keypoint_chart, pr_chart
 from posekit.viz.plots import ap_fixed_figure, label_shares_figure, svg_text

@@ -10,13 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posekit.data.geometry import transform_points
-from posekit.data.images import read_image
-from posekit.data.processor import TopDownProcessor
-from posekit.data.records import ImageInfo
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.image_reader import read_image
+from posekit.datasets.records import ImageInfo
+from posekit.datasets.schema import KeypointSchema
 from posekit.errors import PosekitError
-from posekit.io import atomic_write_bytes
+from posekit.fileio import atomic_write_bytes
+from posekit.topdown.affine import transform_points
+from posekit.topdown.processor import TopDownProcessor
 from posekit.viz.draw import draw_crops_grid
 
 

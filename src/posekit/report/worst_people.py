@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from posekit.data.records import KeypointAnnotations
-from posekit.metrics.evaluate import EvaluationReport
+from posekit.datasets.records import KeypointAnnotations
+from posekit.metrics.keypoint_metrics import EvaluationReport
 from posekit.metrics.matching import rank_people
 from posekit.report.person_gallery import GalleryPerson, labelled, save_person_gallery
 

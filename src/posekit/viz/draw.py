@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from posekit.data.schema import KeypointSchema
+from posekit.datasets.schema import KeypointSchema
 
 #: RGB colours of limbs and keypoints by side.
 SIDE_COLOURS = {"left": (0, 220, 0), "right": (255, 140, 0), "center": (51, 153, 255)}

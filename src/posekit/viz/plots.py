@@ -14,7 +14,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from posekit.io import atomic_save
+from posekit.fileio import atomic_save
 
 #: coco-analyze's colours for the keypoint labels (good and the error types of Ronchi & Perona).
 ERROR_COLOURS = {

@@ -1,0 +1,184 @@
+"""Where the data is: one COCO keypoint .json, an
+Ultralytics-like data YAML, or an Ultralytics YOLO pose data YAML (it has ``kpt_shape``), converted once
+to COCO in posekit's cache folder (see :mod:`posekit.datasets.formats.yolo`) and then used as any COCO data.
+
+A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
+
+    path: ../datasets/mydata          # optional root for the paths below
+    train: {json: annotations/train.json, images: images/train}
+    val: annotations/val.json         # shorthand: images found next to the JSON
+    wholebody: false                  # COCO-WholeBody: read all 133 keypoints
+    outside_images: false             # allow file_name paths leaving the image folder ('..', absolute)
+    schema:                           # optional: override the keypoint schema read from the file
+      preset: coco17                  # or names: [...] (flip pairs inferred from left_/right_ names)
+      sigmas: [0.026, ...]            # any KeypointSchema field; indices are 0-based
+      flip_pairs: [[1, 2], [3, 4]]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from posekit.datasets.coco_keypoints import load_coco, training_issues
+from posekit.datasets.records import KeypointAnnotations, format_issues
+from posekit.datasets.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
+from posekit.datasets.yaml_file import load_yaml
+from posekit.errors import ConfigError, DataError
+
+_USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
+
+
+class SplitConfig(BaseModel):
+    """One split: the annotation JSON and the folder its ``file_name`` entries are relative to."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    json_path: Path = Field(alias="json")
+    images: Path | None = None
+
+
+class SchemaConfig(BaseModel):
+    """Overrides of the keypoint schema: a preset and/or any :class:`KeypointSchema` field."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    preset: str | None = None
+    name: str | None = None
+    names: list[str] | None = None
+    skeleton: list[tuple[int, int]] | None = None
+    flip_pairs: list[tuple[int, int]] | None = None
+    sigmas: list[float] | None = None
+    upper_body: list[int] | None = None
+    lower_body: list[int] | None = None
+    head: list[int] | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; choose one of {list(PRESETS)}")
+        return value
+
+
+class DataConfig(BaseModel):
+    """Train/val splits, schema overrides and the COCO-WholeBody switch of a data set."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: Path | None = None
+    train: SplitConfig | None = None
+    val: SplitConfig | None = None
+    keypoint_schema: SchemaConfig | None = Field(default=None, alias="schema")
+    wholebody: bool = False
+    outside_images: bool = False  # allow file_name paths leaving the image folder (absolute or '..')
+    source: Path | None = Field(default=None, exclude=True)  # the YAML/JSON it came from, for messages
+
+    @field_validator("train", "val", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"json": value} if isinstance(value, (str, Path)) else value
+
+    def schema_overrides(self) -> KeypointSchema | dict[str, Any] | None:
+        """A full schema (``preset`` or ``names`` given), a dict of fields overriding the file's, or None."""
+        spec = self.keypoint_schema
+        if spec is None:
+            return None
+        fields = spec.model_dump(exclude_none=True, exclude={"preset"})
+        if spec.preset:
+            return get_preset(spec.preset).override(**fields)
+        if "names" in fields:
+            return KeypointSchema.from_names(fields.pop("names"), **fields)
+        return fields
+
+    def load_split(self, split: str, require_images: bool = True) -> KeypointAnnotations:
+        """Load and validate the ``"train"`` or ``"val"`` split (raises :class:`DataError` on bad data);
+        ``require_images=False``: the image files need not be on disk (scoring a results file)."""
+        if split not in ("train", "val"):
+            raise ConfigError(f"unknown split {split!r}; choose 'train' or 'val'")
+        spec = getattr(self, split)
+        if spec is None:
+            raise ConfigError(
+                f"{self.source or 'the data config'} has no '{split}' split; add `{split}: ...`"
+            )
+        dataset = load_coco(
+            spec.json_path,
+            spec.images,
+            self.schema_overrides(),
+            self.wholebody,
+            require_images=require_images,
+            outside_images=self.outside_images,
+        )
+        issues = training_issues(dataset) if split == "train" else []
+        if issues:
+            raise DataError(format_issues(issues), issues)
+        return dataset
+
+
+def resolve_data(
+    spec: str | Path | DataConfig, images: str | Path | None = None, wholebody: bool = False
+) -> DataConfig:
+    """Turn a COCO .json (used for train and val) or a data .yaml into a :class:`DataConfig` (the built-in
+    samples' names are turned into their paths first, by :func:`posekit.samples.locate`).
+
+    ``images`` (the image folder) applies to a .json only; a YAML names its own. A folder holding a
+    ``data.yaml`` stands for that file.
+    """
+    if isinstance(spec, DataConfig):
+        return spec
+    path = Path(spec)
+    if path.is_dir() and (path / "data.yaml").is_file():
+        path = path / "data.yaml"
+    if not path.exists():
+        raise ConfigError(f"data {str(spec)!r} not found; {_USAGE}")
+    suffix = path.suffix.lower()
+    if images is not None and not Path(images).is_dir():
+        raise ConfigError(f"--images {str(images)!r} is not a folder; pass the folder the file_names are in")
+    if suffix == ".json":
+        split = SplitConfig(json=path, images=Path(images) if images is not None else None)
+        return DataConfig(train=split, val=split, wholebody=wholebody, source=path)
+    if suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"data {str(spec)!r} is neither a .json nor a .yaml; {_USAGE}")
+    if images is not None:
+        raise ConfigError(f"--images applies to a .json only; set `images:` for each split in {path}")
+    raw = load_yaml(path)
+    from posekit.datasets.formats.yolo import converted_data_yaml, is_yolo_pose
+
+    if is_yolo_pose(raw):
+        if wholebody:
+            raise ConfigError(f"--wholebody applies to COCO-WholeBody JSON, not to the YOLO pose data {path}")
+        return _config(converted_data_yaml(path, raw)).model_copy(update={"source": path})
+    config = _config(path, raw)
+    if wholebody:
+        config = config.model_copy(update={"wholebody": True})
+    return config
+
+
+def _config(path: Path, raw: Any = None) -> DataConfig:
+    """The data YAML ``path`` (``raw``: its parsed content, read here when None) as a :class:`DataConfig`."""
+    raw = load_yaml(path) if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a data YAML must be a mapping with 'train' and/or 'val' keys")
+    try:
+        config = DataConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(
+            f"{path}: {describe_validation_error(error)} (allowed keys: path, train, val, "
+            "schema, wholebody, outside_images; a split is a .json path or {json: ..., images: ...})"
+        ) from None
+    if config.train is None and config.val is None:
+        raise ConfigError(f"{path}: names no split; add `train:` and/or `val:` (COCO keypoint .json files)")
+    root = path.parent / config.path if config.path is not None else path.parent
+
+    def resolve(split: SplitConfig | None) -> SplitConfig | None:
+        if split is None:
+            return None
+        return SplitConfig(
+            json=root / split.json_path, images=root / split.images if split.images is not None else None
+        )
+
+    return config.model_copy(
+        update={"train": resolve(config.train), "val": resolve(config.val), "path": root, "source": path}
+    )
