@@ -2,7 +2,8 @@
 
 Every JSON written is read back with posekit's loader
 (:func:`posekit.datasets.coco_keypoints.parse_coco`, the validator of ``posekit check``) before the
-conversion counts as done; a defect it finds is reported at the source record it came from (``labels/train/a.txt:3``, ``export.json, task 7``...), not at the written file.
+conversion counts as done; a defect it finds is reported at the source record it came from
+(``labels/train/a.txt:3``, ``export.json, task 7``...), not at the written file.
 """
 
 from __future__ import annotations
