@@ -137,8 +137,8 @@ def test_resume_finds_the_latest_run(tmp_path: Path) -> None:
 
 def test_resume_repairs_a_checkpoint_killed_between_its_renames(tmp_path: Path) -> None:
     weights = tmp_path / "train" / "exp" / "weights"
-    (weights / ".last.old").mkdir(parents=True)
-    (weights / ".last.old" / STATE_FILE).write_bytes(b"x")
+    (weights / ".last.abc.tmp" / "last.old").mkdir(parents=True)  # the old one, moved aside
+    (weights / ".last.abc.tmp" / "last.old" / STATE_FILE).write_bytes(b"x")
     (weights / ".last.abc.tmp" / "last").mkdir(parents=True)  # half-written, never renamed
     assert find_resume_dir(tmp_path, weights.parent) == weights.parent
     assert (weights / "last" / STATE_FILE).is_file()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ from typing import Any
 
 from posekit.errors import PosekitError
 
+logger = logging.getLogger(__name__)
+
 
 @contextmanager
 def atomic_path(path: str | Path, sync_all: bool = False) -> Iterator[Path]:
@@ -26,7 +29,7 @@ def atomic_path(path: str | Path, sync_all: bool = False) -> Iterator[Path]:
     (for folders of thousands of files, where one fsync each costs minutes), one ``os.sync()`` flushes all.
     """
     path = Path(path)
-    with _no_space_message(path):
+    with _no_space_message(path), _read_only_message(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     target = tmp / path.name
@@ -40,11 +43,15 @@ def atomic_path(path: str | Path, sync_all: bool = False) -> Iterator[Path]:
             elif target.exists():
                 _fsync(target)
         if path.is_dir() and not path.is_symlink():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)  # a directory cannot be replaced in one step; keep the old one until done
-            os.replace(target, path)
-            shutil.rmtree(old, ignore_errors=True)
+            # a directory cannot be replaced in one step: move the old one into our own temporary folder
+            # (never a name beside it, which could be the user's), then the new one into place
+            old = tmp / f"{path.name}.old"
+            os.replace(path, old)
+            try:
+                os.replace(target, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
         else:
             os.replace(target, path)
     finally:
@@ -75,6 +82,12 @@ def posekit_home() -> Path:
     return Path(os.environ.get("POSEKIT_HOME") or Path.home() / ".cache" / "posekit")
 
 
+def fallback_home() -> Path:
+    """Where posekit builds what a read-only :func:`posekit_home` cannot hold: a folder of this user's in
+    the temporary directory."""
+    return Path(tempfile.gettempdir()) / f"posekit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
 def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, what: str) -> Path:
     """The folder ``final``, built by ``build(tmp)`` unless a complete one (holding the file ``complete``)
     exists; ``what`` names it in the error raised when it cannot be created.
@@ -87,9 +100,23 @@ def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, w
     final = Path(final)
     if (final / complete).is_file():
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with _no_space_message(final):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        with _no_space_message(final), _read_only_message(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except ReadOnlyError:
+        home, fallback = posekit_home(), fallback_home()
+        if not final.is_relative_to(home) or final.is_relative_to(fallback):
+            raise
+        moved = fallback / final.relative_to(home)
+        logger.warning(
+            "posekit's cache folder %s is read-only: %s goes to %s instead (set POSEKIT_HOME to a writable "
+            "folder to keep it)",
+            home,
+            what,
+            moved,
+        )
+        return build_once(moved, build, complete, what)
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         with _no_space_message(final, tmp):
@@ -128,6 +155,26 @@ def _no_space_message(path: Path, scratch: Path | None = None) -> Iterator[None]
         raise PosekitError(
             f"cannot write {path}: no space left on the disk ({_mb(free)} free in {path.parent}; it needs "
             f"{need}){kept}. Free some space, or choose a folder on another disk"
+        ) from None
+
+
+class ReadOnlyError(PosekitError):
+    """A file or folder cannot be created where it was asked for: the place is read-only."""
+
+
+@contextmanager
+def _read_only_message(path: Path) -> Iterator[None]:
+    """Turn a refused creation of ``path``'s folder or of a file beside it (read-only file system, no
+    permission) into one :class:`ReadOnlyError` naming the folder and the fix."""
+    try:
+        yield
+    except OSError as error:
+        if not isinstance(error, PermissionError) and error.errno != errno.EROFS:
+            raise
+        folder = Path(error.filename) if error.filename else path.parent
+        raise ReadOnlyError(
+            f"cannot write {path}: {folder} is read-only for this user ({error.strerror}); choose a "
+            "writable folder (or ask for write access)"
         ) from None
 
 

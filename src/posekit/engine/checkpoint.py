@@ -96,10 +96,12 @@ def find_resume_dir(project: str | Path, run_dir: str | Path | None) -> Path:
 
 
 def _recover(weights: Path) -> None:
-    """Undo what a kill in the middle of :func:`posekit.fileio.atomic_path` leaves: a ``.last.old`` directory
-    without ``last`` (killed between its two renames) and temporary ``.*.tmp`` directories."""
-    old, last = weights / ".last.old", weights / "last"
-    if not last.exists() and (old / STATE_FILE).is_file():
-        os.replace(old, last)
+    """Undo what a kill in the middle of :func:`posekit.fileio.atomic_path` leaves: the old ``last`` moved
+    into a temporary ``.last.*.tmp`` directory without a new ``last`` (killed between its two renames), and
+    those temporary directories."""
+    last = weights / "last"
+    old = [p for p in weights.glob(".last.*.tmp/last.old") if (p / STATE_FILE).is_file()]
+    if not last.exists() and old:
+        os.replace(old[0], last)
     for tmp in weights.glob(".*.tmp"):
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ import numpy as np
 from posekit.distributed import Shard
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.sources import Frame
+
+logger = logging.getLogger(__name__)
 
 #: ``None``/"detector", "full", a JSON path, an (N, 4|5) array (one image), a list of arrays (one per
 #: image, in order) or a dict {image_id or name: array}. Arrays are xywh with an optional score column.
@@ -48,7 +52,8 @@ class BoxProvider:
                 f"boxes={type(boxes).__name__} is not understood; pass 'detector', 'full', a COCO detections "
                 "JSON path, an (N, 4) xywh array, a list of arrays (one per image) or a dict {image: array}"
             )
-        self._matched = 0
+        self._matched: Counter[str] = Counter()  # frames that found boxes, by how they were matched
+        self._unmatched = 0
 
     def __call__(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "full":
@@ -60,30 +65,50 @@ class BoxProvider:
                     f"boxes were given for {len(self._list)} image(s) but the source has more "
                     f"(image {frame.index}, {frame.name}); pass one array per image"
                 )
-            found = self._list[frame.index]
+            found, how = self._list[frame.index], "position"
         else:
-            assert self._table is not None
-            found = self._table.get(frame.image_id, self._table.get(frame.name))
-            if found is None and frame.path is not None:
-                path = frame.path.as_posix()
-                found = next(
-                    (v for k, v in self._table.items() if isinstance(k, str) and path.endswith(k)), None
-                )
+            found, how = self._lookup(frame)
             if found is None:
+                self._unmatched += 1
                 return np.zeros((0, 4)), np.zeros(0)
-        self._matched += 1
+        self._matched[how] += 1
         return found[:, :4], found[:, 4]
+
+    def _lookup(self, frame: Frame) -> tuple[np.ndarray | None, str]:
+        """The frame's boxes in the table, by image id (never a mere position in a folder) or by file name
+        (its stem, or a ``file_name`` its path ends with), and how they were found."""
+        assert self._table is not None
+        if not frame.positional_id and frame.image_id in self._table:
+            return self._table[frame.image_id], "image id"
+        if frame.name in self._table:
+            return self._table[frame.name], "file name"
+        if frame.path is not None:
+            path = frame.path.as_posix()
+            for key, value in self._table.items():
+                if isinstance(key, str) and (path == key or path.endswith("/" + key.lstrip("/"))):
+                    return value, "file name"
+        return None, "nothing"
 
     def check_matched(self, num_frames: int, shard: Shard = Shard()) -> None:
         """After a run (of every process of ``shard``): a boxes file or dict matching no frame at all is a
         mistake, not an empty result."""
         if self.kind not in ("file", "given") or self._table is None:
             return
-        if shard.total(num_frames) and not shard.total(self._matched):
+        total = shard.total(num_frames)
+        matched = {how: shard.total(self._matched[how]) for how in ("image id", "file name")}
+        if total and not sum(matched.values()):
             raise PosekitError(
-                f"none of the {num_frames} image(s)/frame(s) has boxes in the boxes given. Detections are "
+                f"none of the {total} image(s)/frame(s) has boxes in the boxes given. Detections are "
                 "matched by image id: the numeric file name (000000000785.jpg -> 785) or, for a video, the "
-                "frame index; a COCO annotations file (with 'images') is matched by file name"
+                "frame index, never by an image's place in a folder; a COCO annotations file (with 'images') "
+                "is matched by file name"
+            )
+        unmatched = shard.total(self._unmatched)
+        if shard.is_main:
+            ways = ", ".join(f"{count} by {how}" for how, count in matched.items() if count)
+            nothing = f"; {unmatched} matched nothing (no person predicted there)" if unmatched else ""
+            logger.warning(
+                "boxes matched to %d of %d image(s)/frame(s): %s%s", total - unmatched, total, ways, nothing
             )
 
 

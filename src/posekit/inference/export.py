@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,11 @@ import torch
 
 from posekit.device import Precision, resolve_precision
 from posekit.errors import ConfigError, ModelError
-from posekit.fileio import atomic_save, build_once, posekit_home
+from posekit.fileio import ReadOnlyError, atomic_save, build_once, posekit_home
 from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
 from posekit.inference.quantize import DEFAULT_CALIBRATION, RECIPE, calibration_crops, quantize_int8
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("onnx",)
 #: Largest heatmap difference accepted between ONNX Runtime and PyTorch (int8: reported, not checked).
@@ -86,8 +89,9 @@ def export(
         pose_model = load_model(model, pretrained=pretrained, attn_implementation="eager")
         name = str(model)
     pose_model = pose_model.float().cpu().eval()
+    beside_model = output is None and Path(name).is_dir()
     if output is None:
-        output = Path(name) / "model.onnx" if Path(name).is_dir() else Path(f"{Path(name).name}.onnx")
+        output = Path(name) / "model.onnx" if beside_model else Path(f"{Path(name).name}.onnx")
     output = Path(output)
     if output.suffix != ".onnx":
         raise ConfigError(f"--output {output} must end with .onnx")
@@ -133,7 +137,16 @@ def export(
             fp32.unlink(missing_ok=True)
 
     try:
-        atomic_save(output, write)
+        try:
+            atomic_save(output, write)
+        except ReadOnlyError:
+            if not beside_model:
+                raise
+            # a read-only model store: the default output moves to the working directory, and says so
+            moved = Path(f"{Path(name).resolve().name}.onnx")
+            logger.warning("%s is read-only: writing %s instead (choose with --output)", output.parent, moved)
+            output = moved
+            atomic_save(output, write)
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
         raise ModelError(f"ONNX export of {name} failed (opset {opset}): {error}") from None
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ class Frame:
     image_id: int
     path: Path | None = None
     captured: float | None = None
+    #: ``image_id`` is the image's place in a folder or list, not a number read from its file name: boxes
+    #: given by image id do not apply to it
+    positional_id: bool = False
 
 
 class Source:
@@ -107,7 +111,7 @@ class Source:
     def _images(self) -> Iterator[Frame]:
         from posekit.datasets.image_reader import read_image
 
-        ids = _image_ids(self.items)
+        ids, positional = _image_ids(self.items)
         for index in range(
             self.start, len(self.items) if self.stop is None else min(self.stop, len(self.items))
         ):
@@ -115,7 +119,10 @@ class Source:
             if isinstance(item, np.ndarray):
                 yield Frame(_check_array(item, index), item_name(item, index), index, image_id)
             else:
-                yield Frame(read_image(Path(item)), item_name(item, index), index, image_id, Path(item))
+                image = read_image(Path(item))
+                yield Frame(
+                    image, item_name(item, index), index, image_id, Path(item), positional_id=positional
+                )
 
 
 def item_name(item: str | Path | np.ndarray, index: int) -> str:
@@ -147,7 +154,8 @@ def resolve_source(source: SourceLike) -> Source:
         return Source("images", items, name="images")
     text = str(source)
     path = Path(text).expanduser()
-    if any(c in text for c in "*?["):
+    # a path that exists is taken literally ('img[1].jpg', 'set [v2]/'); only one that does not is a glob
+    if not path.exists() and any(c in text for c in "*?["):
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if _is_image(Path(p)))
         if not files:
             raise PosekitError(f"the glob {text!r} matches no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
@@ -174,6 +182,11 @@ def _is_image(path: Path) -> bool:
 
 
 def _image_file(path: Path) -> Path:
+    if path.exists() and not path.is_file():
+        raise PosekitError(
+            f"{path} is {_file_kind(path)}, not an image file; save the images to files (a live feed: pass "
+            "its stream URL or webcam index)"
+        )
     if not path.is_file():
         raise PosekitError(f"image {path} does not exist")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -184,13 +197,27 @@ def _image_file(path: Path) -> Path:
     return path
 
 
-def _image_ids(items: list) -> list[int]:
+def _file_kind(path: Path) -> str:
+    """What a path that exists but is not a regular file is, in words."""
+    mode = path.stat().st_mode
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def _image_ids(items: list) -> tuple[list[int], bool]:
     """COCO image ids: the numeric file stems when every stem is numeric and unique
-    (``000000000785.jpg`` -> 785, as COCO names its files), else the position in the list."""
+    (``000000000785.jpg`` -> 785, as COCO names its files), else the position in the list; and whether
+    they are positions."""
     stems = [None if isinstance(item, np.ndarray) else Path(item).stem for item in items]
     if all(s is not None and s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems):
-        return [int(s) for s in stems]
-    return list(range(len(items)))
+        return [int(s) for s in stems], False
+    return list(range(len(items))), True
 
 
 def _check_array(image: np.ndarray, index: int) -> np.ndarray:

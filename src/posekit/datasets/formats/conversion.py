@@ -10,14 +10,14 @@ of what was written and lost.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from posekit.datasets.data_config import resolve_data
 from posekit.datasets.formats import cvat, label_studio, yolo
 from posekit.datasets.formats.coco_writer import write_coco
-from posekit.datasets.formats.common import CocoConversion, ConversionReport
+from posekit.datasets.formats.common import CocoConversion, CocoSplit, ConversionReport
 from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.yaml_file import load_yaml
 from posekit.errors import ConfigError
@@ -63,6 +63,7 @@ def convert(
     with _output(dst, overwrite) as out:
         if target == "coco":
             conversion = read_as_coco(source, src_path, images, label_config)
+            _refuse_output_over_input(dst, [src_path, *_split_inputs(conversion.splits.values())])
             counts = write_coco(
                 conversion.splits,
                 out,
@@ -74,7 +75,10 @@ def convert(
             lost, notes = conversion.lost, conversion.notes
         else:
             with tempfile.TemporaryDirectory(prefix="posekit-convert-") as tmp:
-                datasets, read_lost, read_notes = _datasets(source, src, images, label_config, Path(tmp))
+                datasets, read_lost, read_notes, inputs = _datasets(
+                    source, src, images, label_config, Path(tmp)
+                )
+                _refuse_output_over_input(dst, [src_path, *inputs])
                 counts, lost, notes = yolo.write_yolo(datasets, out, kpt_dims)
             lost, notes = read_lost + lost, read_notes + notes
         report = ConversionReport(str(src), source, str(dst / "data.yaml"), target, counts, lost, notes)
@@ -105,10 +109,12 @@ def read_as_coco(
 
 def _datasets(
     source: str, src: str | Path, images: str | Path | None, label_config: str | Path | None, tmp: Path
-) -> tuple[dict[str, KeypointAnnotations], list[str], list[str]]:
-    """The source's splits loaded by posekit's loader (non-COCO sources through COCO files in ``tmp``)."""
+) -> tuple[dict[str, KeypointAnnotations], list[str], list[str], list[Path]]:
+    """The source's splits loaded by posekit's loader (non-COCO sources through COCO files in ``tmp``),
+    what was lost and changed, and the files and folders read."""
     lost: list[str] = []
     notes: list[str] = []
+    inputs: list[Path] = []
     if source == "coco":
         path = Path(src)
         if path.suffix.lower() in (".yaml", ".yml") and path.is_file() and yolo.is_yolo_pose(load_yaml(path)):
@@ -116,6 +122,7 @@ def _datasets(
         config = resolve_data(src, images=images)
     else:
         conversion = read_as_coco(source, Path(src), images, label_config)
+        inputs = _split_inputs(conversion.splits.values())
         header = f"COCO copy of the {source} data {src}"
         write_coco(conversion.splits, tmp, header, schema=conversion.schema)
         config = resolve_data(tmp / "data.yaml")
@@ -129,7 +136,30 @@ def _datasets(
             if key not in loaded:
                 loaded[key] = config.load_split(split)
             datasets[split] = loaded[key]
-    return datasets, lost, notes
+            inputs += [loaded[key].json_path, loaded[key].image_root]
+    return datasets, lost, notes, inputs
+
+
+def _split_inputs(splits: Iterable[CocoSplit]) -> list[Path]:
+    """What a conversion reads of each split: its source file, its image folder and (YOLO) label folder."""
+    inputs = []
+    for split in splits:
+        inputs += [Path(split.source), split.image_root, yolo.label_path(split.image_root / "x").parent]
+    return inputs
+
+
+def _refuse_output_over_input(dst: Path, inputs: list[Path]) -> None:
+    """Refuse an output folder that is, holds or lies inside something the conversion reads: replacing it
+    (``--overwrite``) would delete the source, and writing into a source folder would add to it."""
+    out = dst.resolve()
+    for path in inputs:
+        read = Path(path).resolve()
+        if read == out or out in read.parents or (read.is_dir() and read in out.parents):
+            where = "holds" if out in read.parents else "is" if read == out else "lies inside"
+            raise ConfigError(
+                f"the output folder {dst} {where} the source data ({read}); converting there would "
+                "overwrite what is being read: choose an output folder outside the source"
+            )
 
 
 @contextmanager

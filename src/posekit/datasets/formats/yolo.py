@@ -195,7 +195,7 @@ def _images(root: Path, entries: Any, split: str, where: str) -> list[Path]:
         if not path.exists() and str(entry).startswith("../"):  # as Ultralytics does
             path = (root / str(entry)[3:]).resolve()
         if path.is_dir():
-            found = glob.glob(str(path / "**" / "*.*"), recursive=True)
+            found = glob.glob(os.path.join(glob.escape(str(path)), "**", "*.*"), recursive=True)
             files += [Path(f) for f in found if f.rpartition(".")[2].lower() in IMAGE_SUFFIXES]
         elif path.is_file():
             files += _listed(path)

@@ -1,0 +1,198 @@
+"""Data made by other tools, and places posekit cannot write: inputs are never deleted, paths are never
+patterns, detections never match by position, read-only folders are one message or a fallback."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.errors import PosekitError
+
+
+def _bytes_of(*roots: Path) -> dict[str, str]:
+    """Every file under ``roots`` (followed through the YAML's image folders too) and its digest."""
+    found = {}
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file():
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make ``folder`` refuse new entries as a read-only mount does (tests may run as root, which chmod
+    does not stop)."""
+    mkdtemp = tempfile.mkdtemp
+
+    def refuse(*args, dir=None, **kwargs):  # noqa: A002 (tempfile's name)
+        if dir is not None and Path(dir).resolve().is_relative_to(folder.resolve()):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+
+
+# ----------------------------------------------------------------------------------------------- data loss
+def test_convert_overwrite_never_deletes_its_source(tiny_sample: Path, tmp_path: Path, run_cli) -> None:
+    yolo_set, coco_set = tmp_path / "yolo", tmp_path / "coco"
+    assert run_cli("convert", tiny_sample, yolo_set, "--from", "coco", "--to", "yolo")[0] == 0
+    assert run_cli("convert", yolo_set / "data.yaml", coco_set, "--from", "yolo", "--copy-images")[0] == 0
+    before = _bytes_of(yolo_set, coco_set, tiny_sample.parent)
+    cases = [
+        (yolo_set / "data.yaml", yolo_set, "yolo", "coco", "holds the source data"),  # DST holds SRC
+        (coco_set / "data.yaml", coco_set, "coco", "yolo", "holds the source data"),
+        (
+            yolo_set / "data.yaml",
+            yolo_set / "images" / "train" / "o",
+            "yolo",
+            "coco",
+            "lies inside the source",
+        ),
+    ]
+    for src, dst, source, target, message in cases:
+        code, output = run_cli("convert", src, dst, "--from", source, "--to", target, "--overwrite")
+        assert code == 1 and "Traceback" not in output, output
+        assert message in " ".join(output.split()) and "choose an output folder outside the source" in output
+        assert _bytes_of(yolo_set, coco_set, tiny_sample.parent) == before
+    # an ordinary --overwrite of an earlier conversion keeps every byte of what it reads
+    for _ in range(2):
+        code, output = run_cli(
+            "convert", yolo_set / "data.yaml", tmp_path / "again", "--from", "yolo", "--overwrite"
+        )
+        assert code == 0, output
+        assert _bytes_of(yolo_set, coco_set, tiny_sample.parent) == before
+
+
+def test_replacing_a_folder_never_touches_a_name_beside_it(tmp_path: Path) -> None:
+    from posekit.fileio import atomic_path
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / ".out.old").mkdir()
+    (tmp_path / ".out.old" / "mine.txt").write_text("the user's")
+    with atomic_path(tmp_path / "out") as new:
+        new.mkdir()
+        (new / "a.txt").write_text("new")
+    assert (tmp_path / ".out.old" / "mine.txt").read_text() == "the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.old", "out"]
+
+
+# ---------------------------------------------------------------------------------- paths are not patterns
+def _jpeg(path: Path, value: int = 120) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((32, 24, 3), value, np.uint8))
+    return path
+
+
+def test_an_existing_path_is_never_a_glob(tmp_path: Path) -> None:
+    from posekit.inference.sources import resolve_source
+
+    _jpeg(tmp_path / "shots" / "img1.jpg")
+    literal = _jpeg(tmp_path / "shots" / "img[1].jpg")
+    assert resolve_source(str(literal)).items == [literal]
+    folder = tmp_path / "set [v2]"
+    _jpeg(folder / "a.jpg")
+    assert resolve_source(str(folder)).items == [folder / "a.jpg"]
+    glob = resolve_source(str(tmp_path / "shots" / "img?.jpg"))  # does not exist: a pattern
+    assert glob.items == [tmp_path / "shots" / "img1.jpg"]
+
+
+def test_a_yolo_set_in_a_folder_with_brackets_is_read(tiny_sample: Path, tmp_path: Path) -> None:
+    from posekit.datasets.formats import convert
+    from posekit.datasets.formats.yolo import read_spec
+    from posekit.datasets.yaml_file import load_yaml
+
+    out = tmp_path / "pose [v2]"
+    convert(tiny_sample, out, "coco", "yolo")
+    spec = read_spec(out / "data.yaml", load_yaml(out / "data.yaml"))
+    assert len(spec.splits["train"]) == 4 and len(spec.splits["val"]) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_source_is_named_as_one(tmp_path: Path) -> None:
+    from posekit.inference.sources import resolve_source
+
+    os.mkfifo(tmp_path / "feed")
+    with pytest.raises(PosekitError, match="feed is a named pipe, not an image file"):
+        resolve_source(str(tmp_path / "feed"))
+
+
+# ------------------------------------------------------------------------------- detections by id or name
+def test_detections_never_match_an_image_by_its_place_in_a_folder(tmp_path: Path, caplog) -> None:
+    import json
+
+    from posekit.inference.boxes import BoxProvider
+    from posekit.inference.sources import resolve_source
+
+    for name in "abc":
+        _jpeg(tmp_path / "shots" / f"{name}.jpg")
+    detections = [{"image_id": i, "category_id": 1, "bbox": [1, 2, 10, 20], "score": 0.9} for i in (1, 2, 3)]
+    (tmp_path / "det.json").write_text(json.dumps(detections))
+    provider = BoxProvider(tmp_path / "det.json")
+    frames = list(resolve_source(str(tmp_path / "shots")))
+    assert all(len(provider(frame)[0]) == 0 for frame in frames)  # b.jpg never gets image 1's box
+    with pytest.raises(PosekitError, match="never by an image's place in a folder"):
+        provider.check_matched(len(frames))
+    # numbered files are matched by id; the unmatched one is counted
+    for name in ("1", "2", "7"):
+        _jpeg(tmp_path / "numbered" / f"{name}.jpg")
+    provider = BoxProvider(tmp_path / "det.json")
+    frames = list(resolve_source(str(tmp_path / "numbered")))
+    assert [len(provider(frame)[0]) for frame in frames] == [1, 1, 0]
+    with caplog.at_level(logging.WARNING, "posekit.inference.boxes"):
+        provider.check_matched(len(frames))
+    assert "boxes matched to 2 of 3 image(s)/frame(s): 2 by image id; 1 matched nothing" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------ read-only places
+def test_read_only_cache_falls_back_and_says_where(tmp_path: Path, monkeypatch, caplog) -> None:
+    from posekit.fileio import build_once, fallback_home
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("POSEKIT_HOME", str(home))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    _read_only(monkeypatch, home)
+    with caplog.at_level(logging.WARNING, "posekit.fileio"):
+        built = build_once(
+            home / "sample-v1", lambda out: (out / "data.yaml").write_text("x"), "data.yaml", "it"
+        )
+    assert built == fallback_home() / "sample-v1" and (built / "data.yaml").read_text() == "x"
+    assert f"{home} is read-only: it goes to {built}" in caplog.text
+    assert not list(home.iterdir())
+
+
+def test_read_only_output_parent_is_one_message(
+    tiny_sample: Path, tmp_path: Path, monkeypatch, run_cli
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    _read_only(monkeypatch, shelf)
+    code, output = run_cli("convert", tiny_sample, shelf / "out", "--from", "coco", "--to", "yolo")
+    assert code == 1 and "Traceback" not in output, output
+    assert f"{shelf} is read-only" in output and "choose a writable folder" in output
+
+
+def test_export_from_a_read_only_model_folder_writes_here(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    from posekit.inference.export import export
+
+    store = tmp_path / "store" / "vitpose-t"
+    shutil.copytree(tiny_model_dir, store)
+    _read_only(monkeypatch, store)
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, "posekit.inference.export"):
+        result = export(str(store))
+    assert result.path == Path("vitpose-t.onnx") and (tmp_path / "vitpose-t.onnx").is_file()
+    assert f"{store} is read-only: writing vitpose-t.onnx instead" in caplog.text
+    assert not (store / "model.onnx").exists()
