@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from posekit.datasets.coco_keypoints import parse_coco, training_issues
 from posekit.datasets.data_config import DataConfig, resolve_data
-from posekit.datasets.records import Issue, KeypointAnnotations, format_issues
+from posekit.datasets.image_reader import image_header, read_image, size_mismatch
+from posekit.datasets.records import ImageInfo, Issue, KeypointAnnotations, format_issues
 from posekit.errors import ConfigError, DataError
 
 __all__ = ["CheckReport", "Issue", "format_issues", "validate"]
@@ -33,7 +33,6 @@ RARE_JOINT_FRACTION = 0.02
 #: only have their headers read, which is ~100x faster.
 FULL_DECODE_MAX_IMAGES = 2000
 _BOX_PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
-_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass
@@ -133,42 +132,36 @@ def _files(config: DataConfig) -> list[tuple[Path, Path | None, list[str]]]:
 
 # ---------------------------------------------------------------------------------------------- images
 def check_image_files(dataset: KeypointAnnotations) -> list[Issue]:
-    """Read each image's header (all images) or whole file (small sets): unreadable, corrupt, wrong size."""
+    """Read each image's header (all images) or whole file (small sets) with posekit's one image reader
+    (:mod:`posekit.datasets.image_reader`, which train, val, audit and predict use): unreadable, truncated,
+    too large, or of another size than the JSON says."""
     decode = len(dataset.images) <= FULL_DECODE_MAX_IMAGES
     infos = [info for info in dataset.images.values() if info.path.is_file()]  # missing: the loader says
-    # Threads: PIL releases the GIL while reading and decoding.
+    # Threads: OpenCV and PIL release the GIL while reading and decoding.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        results = list(pool.map(lambda info: _image_problem(info.path, decode), infos))
-    issues = []
-    for info, (problem, size, orientation) in zip(infos, results, strict=True):
-        if problem:
-            message = f"image file {info.path} cannot be read: {problem}"
-            fix = "replace the file with a valid JPEG/PNG, or remove the image and its annotations"
-            issues.append(Issue("error", str(dataset.json_path), info.id, None, "file_name", message, fix))
-        elif size != (info.width, info.height):
-            turned = f" (after EXIF orientation {orientation}, as OpenCV reads it)" if orientation else ""
-            message = (
-                f"image file {info.path} is width {size[0]}, height {size[1]}{turned} but the JSON says "
-                f"width {info.width}, height {info.height}"
-            )
-            fix = "write the real size (the boxes and keypoints must refer to the image as it is read)"
-            issues.append(Issue("error", str(dataset.json_path), info.id, None, "width/height", message, fix))
-    return issues
+        problems = list(pool.map(lambda info: _image_problem(info, decode), infos))
+    return [
+        Issue("error", str(dataset.json_path), info.id, None, field, message, fix)
+        for info, (field, message, fix) in zip(infos, problems, strict=True)
+        if message
+    ]
 
 
-def _image_problem(path: Path, decode: bool) -> tuple[str | None, tuple[int, int], int]:
-    """(problem, (width, height) as posekit's reader sees it, EXIF orientation when it swaps the sides)."""
+def _image_problem(info: ImageInfo, decode: bool) -> tuple[str, str | None, str]:
+    """(field, message or None, fix) for one image, as posekit's image reader sees it."""
     try:
-        with Image.open(path) as image:
-            size = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-            if decode:
-                image.load()
-        if orientation in (5, 6, 7, 8):  # OpenCV's imread applies the EXIF rotation: width and height swap
-            return None, (size[1], size[0]), orientation
-        return None, size, 0
-    except Exception as error:  # any decoder failure (PIL raises several types) means a corrupt file
-        return f"{type(error).__name__}: {error}", (0, 0), 0
+        header = image_header(info.path)
+        if header is not None and (problem := size_mismatch(info.path, header, info.width, info.height)):
+            return "width/height", problem, "the boxes and keypoints must refer to the image as it is read"
+        if decode or header is None:
+            read_image(info.path)
+    except DataError as error:
+        return (
+            "file_name",
+            str(error),
+            "replace the file with a valid JPEG/PNG, or remove the image and its annotations",
+        )
+    return "file_name", None, ""
 
 
 # ---------------------------------------------------------------------------------------------- summary

@@ -15,10 +15,10 @@ import numpy as np
 from posekit.errors import PosekitError
 from posekit.inference.video import DEFAULT_FPS, VIDEO_SUFFIXES, VideoReader
 
-#: Still-image formats OpenCV decodes (grey, RGB and RGBA alike; ``read_image`` converts to RGB).
+#: Still-image formats OpenCV or PIL decodes (grey, RGB and RGBA alike; ``read_image`` converts to RGB).
 IMAGE_SUFFIXES = (
     ".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".jp2", ".pbm", ".pgm",
-    ".ppm", ".pxm", ".pnm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".avif",
+    ".ppm", ".pxm", ".pnm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".avif", ".tga",
 )  # fmt: skip
 
 #: URL schemes of live network streams (OpenCV's FFmpeg backend reads them); http(s) may be a file.

@@ -120,9 +120,9 @@ class TopDownDataset(Dataset):
         return len(self.people)
 
     def _image(self, image_id: int) -> np.ndarray:
-        path = self.dataset.images[image_id].path
-        if self._cache is None or self._cache[0] != path:
-            self._cache = (path, read_image(path))
+        info = self.dataset.images[image_id]
+        if self._cache is None or self._cache[0] != info.path:
+            self._cache = (info.path, read_image(info.path, (info.width, info.height)))
         return self._cache[1]
 
     def crop(self, index: int) -> dict[str, Any]:

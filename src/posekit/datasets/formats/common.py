@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from posekit.datasets.image_reader import image_header
 from posekit.datasets.records import Issue
 from posekit.errors import DataError
 from posekit.fileio import atomic_write_json
 
-_EXIF_ORIENTATION = 0x0112
 _SHOWN_ISSUES = 10
 
 
@@ -111,15 +110,15 @@ class CocoConversion:
 
 # ---------------------------------------------------------------------------------------------- images
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image file as posekit (OpenCV) reads it: EXIF orientations 5-8 swap the sides
-    (``posekit check`` compares the JSON's width/height with the same). Raises ``OSError`` when unreadable."""
+    """(width, height) of an image file as posekit reads it (``image_reader.image_header``: EXIF
+    orientations 5-8 swap the sides). Raises ``OSError`` when unreadable."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    except Exception as error:  # PIL raises several types (OSError among them) for a file it cannot read
-        raise OSError(f"{type(error).__name__}: {error}") from None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        header = image_header(path)
+    except DataError as error:
+        raise OSError(str(error)) from None
+    if header is None:
+        raise OSError(f"{path} is not an image format posekit reads")
+    return header.size
 
 
 def image_sizes(paths: list[Path]) -> list[tuple[int, int] | str]:

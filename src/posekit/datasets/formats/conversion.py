@@ -149,16 +149,16 @@ def _split_inputs(splits: Iterable[CocoSplit]) -> list[Path]:
 
 
 def _refuse_output_over_input(dst: Path, inputs: list[Path]) -> None:
-    """Refuse an output folder that is, holds or lies inside something the conversion reads: replacing it
-    (``--overwrite``) would delete the source, and writing into a source folder would add to it."""
+    """Refuse an output folder that is or holds something the conversion reads: replacing it
+    (``--overwrite``) would delete the source."""
     out = dst.resolve()
     for path in inputs:
         read = Path(path).resolve()
-        if read == out or out in read.parents or (read.is_dir() and read in out.parents):
-            where = "holds" if out in read.parents else "is" if read == out else "lies inside"
+        if read == out or out in read.parents:
             raise ConfigError(
-                f"the output folder {dst} {where} the source data ({read}); converting there would "
-                "overwrite what is being read: choose an output folder outside the source"
+                f"the output folder {dst} {'is' if read == out else 'holds'} the source data ({read}); "
+                "converting there would overwrite what is being read: choose an output folder outside the "
+                "source"
             )
 
 
