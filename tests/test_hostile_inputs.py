@@ -261,3 +261,61 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path: Path, monkeyp
     monkeypatch.setattr(cv2, "imread", lambda *a: pytest.fail("decoded a refused image"))
     with pytest.raises(PosekitError, match="more than posekit decodes"):
         list(resolve_source(str(path)))  # predict's frames come from the same reader
+
+
+# ------------------------------------------------------------------------------------ schemas and flipping
+def test_openpose_and_other_naming_styles_get_flip_pairs() -> None:
+    from posekit.datasets.schema import KeypointSchema
+
+    names = [
+        "Nose",
+        "Neck",
+        "RShoulder",
+        "LShoulder",
+        "RBigToe",
+        "LBigToe",
+        "hand.L",
+        "hand.R",
+        "kneeL",
+        "kneeR",
+    ]
+    schema = KeypointSchema.from_names(names)
+    assert sorted(schema.flip_pairs) == [(3, 2), (5, 4), (6, 7), (8, 9)]
+    assert schema.flip_index.tolist() == [0, 1, 3, 2, 5, 4, 7, 6, 9, 8]
+    assert KeypointSchema.from_names(["ROOT", "LEG", "tail"]).flip_pairs == []  # capitals alone are no side
+
+
+def test_flip_pairs_that_are_not_a_mirror_are_refused(tmp_path: Path, tiny_sample: Path, run_cli) -> None:
+    import yaml
+
+    config = yaml.safe_load(tiny_sample.read_text())
+    for split in ("train", "val"):
+        entry = config[split]
+        config[split] = (
+            {k: str(tiny_sample.parent / v) for k, v in entry.items()}
+            if isinstance(entry, dict)
+            else str(tiny_sample.parent / entry)
+        )
+    config["schema"] = {"preset": "coco17", "flip_pairs": [[1, 2], [2, 3]]}
+    (tmp_path / "data.yaml").write_text(yaml.safe_dump(config))
+    code, output = run_cli("check", tmp_path / "data.yaml")
+    assert code == 1 and "Traceback" not in output
+    assert "keypoint 2 (right_eye) is in two pairs, [1, 2] and [2, 3]" in " ".join(output.split())
+
+
+def test_training_never_mirrors_sides_it_cannot_swap(tiny_sample: Path) -> None:
+    import dataclasses
+
+    from posekit.datasets.data_config import resolve_data
+    from posekit.datasets.schema import KeypointSchema
+    from posekit.topdown.augment import AugmentConfig
+    from posekit.topdown.training_dataset import TopDownDataset
+
+    dataset = resolve_data(tiny_sample).load_split("train")
+    unpaired = dataclasses.replace(dataset, schema=KeypointSchema(names=dataset.schema.names))
+    with pytest.raises(
+        PosekitError, match="left_eye, right_eye, left_ear.* name a side but have no flip pair"
+    ):
+        TopDownDataset(unpaired, train=True)
+    assert len(TopDownDataset(unpaired, augment=AugmentConfig(flip_prob=0), train=True)) > 0
+    assert len(TopDownDataset(dataset, train=True)) > 0

@@ -22,11 +22,17 @@ from posekit.errors import ConfigError
 #: a preset's (``left_eye``, ``right_knee``, ``thumb1`` ...) get that preset's sigma (default_sigmas).
 DEFAULT_SIGMA = 0.05
 
-_SIDE_PATTERNS = [  # (regex for the left name, how to build the right name)
-    (re.compile(r"^left(?P<sep>[_\- ]?)(?P<rest>.+)$", re.I), "right"),
-    (re.compile(r"^l(?P<sep>[_\- ])(?P<rest>.+)$", re.I), "r"),
-    (re.compile(r"^(?P<rest>.+?)(?P<sep>[_\- ]?)left$", re.I), "right"),
-    (re.compile(r"^(?P<rest>.+?)(?P<sep>[_\- ])l$", re.I), "r"),
+_SIDE_PATTERNS = [  # (regex for a left name, the right word, whether it comes first)
+    (re.compile(r"^left(?P<sep>[_\-. ]?)(?P<rest>.+)$", re.I), "right", True),  # left_eye, leftEye
+    (re.compile(r"^l(?P<sep>[_\-. ])(?P<rest>.+)$", re.I), "r", True),  # l_knee, L.hand
+    (re.compile(r"^L(?P<sep>)(?P<rest>[A-Z][a-z].*)$"), "R", True),  # OpenPose: LShoulder, LBigToe
+    (re.compile(r"^(?P<rest>.+?)(?P<sep>[_\-. ]?)left$", re.I), "right", False),  # eye_left, EyeLeft
+    (re.compile(r"^(?P<rest>.+?)(?P<sep>[_\-. ])l$", re.I), "r", False),  # knee_l, hand.L
+    (re.compile(r"^(?P<rest>.*[a-z])(?P<sep>)L$"), "R", False),  # shoulderL
+]
+_RIGHT_PATTERNS = [  # names of a right-side keypoint, in the same styles
+    re.compile(r"^right([_\-. ]?).+$|^r[_\-. ].+$|^.+?([_\-. ]?)right$|^.+[_\-. ]r$", re.I),
+    re.compile(r"^R[A-Z][a-z].*$|^.*[a-z]R$"),
 ]
 
 
@@ -67,6 +73,15 @@ class KeypointSchema(BaseModel):
             for a, b in getattr(self, field):
                 if not (0 <= a < k and 0 <= b < k):
                     raise ValueError(f"{field} pair ({a}, {b}) is out of range for {k} keypoints (0-based)")
+        partner: dict[int, tuple[int, int]] = {}
+        for pair in self.flip_pairs:  # a flip must be a permutation that undoes itself
+            for i in set(pair):
+                if i in partner and set(partner[i]) != set(pair):
+                    raise ValueError(
+                        f"flip_pairs: keypoint {i} ({self.names[i]}) is in two pairs, {list(partner[i])} and "
+                        f"{list(pair)}; each keypoint has at most one mirror partner"
+                    )
+                partner[i] = pair
         for field in ("upper_body", "lower_body", "head"):
             bad = [i for i in getattr(self, field) if not 0 <= i < k]
             if bad:
@@ -158,22 +173,37 @@ class KeypointSchema(BaseModel):
 
 def infer_flip_pairs(names: list[str]) -> list[tuple[int, int]]:
     """Pairs of (left, right) indices from names such as ``left_eye``/``right_eye``, ``l_knee``/``r_knee``,
-    ``eye_left``/``eye_right`` (case-insensitive)."""
+    ``eye_left``/``eye_right`` (case-insensitive), OpenPose's ``LShoulder``/``RShoulder`` and
+    ``shoulderL``/``shoulderR``, ``hand.L``/``hand.R``."""
     lower = {n.lower(): i for i, n in enumerate(names)}
     pairs: list[tuple[int, int]] = []
     for i, name in enumerate(names):
-        for pattern, right_word in _SIDE_PATTERNS:
+        for pattern, right_word, left_first in _SIDE_PATTERNS:
             m = pattern.match(name)
             if not m:
                 continue
             rest, sep = m.group("rest"), m.group("sep")
-            left_first = pattern.pattern.startswith("^l")
             candidate = f"{right_word}{sep}{rest}" if left_first else f"{rest}{sep}{right_word}"
             j = lower.get(candidate.lower())
             if j is not None and j != i:
                 pairs.append((i, j))
                 break
     return pairs
+
+
+def unpaired_sides(schema: KeypointSchema) -> list[str]:
+    """Names of keypoints that name a side (``left_wrist``, ``RShoulder``...) but have no flip partner:
+    a mirrored image would keep their labels on the wrong side."""
+    paired = {i for pair in schema.flip_pairs for i in pair}
+    return [
+        name
+        for i, name in enumerate(schema.names)
+        if i not in paired
+        and (
+            any(pattern.match(name) for pattern, _, _ in _SIDE_PATTERNS)
+            or any(pattern.match(name) for pattern in _RIGHT_PATTERNS)
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- presets

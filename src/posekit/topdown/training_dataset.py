@@ -14,7 +14,8 @@ from torch.utils.data import Dataset
 
 from posekit.datasets.image_reader import read_image
 from posekit.datasets.records import KeypointAnnotations
-from posekit.errors import DataError
+from posekit.datasets.schema import unpaired_sides
+from posekit.errors import ConfigError, DataError
 from posekit.topdown.affine import warp_keypoints
 from posekit.topdown.augment import AugmentConfig, AugmentParams, apply_colour_jitter, random_augment_params
 from posekit.topdown.processor import TopDownProcessor
@@ -61,6 +62,13 @@ class TopDownDataset(Dataset):
         self.processor = processor or TopDownProcessor(flip_index=tuple(dataset.schema.flip_index))
         self.train = train
         self.augment = (augment or AugmentConfig()) if train else None
+        sides = unpaired_sides(self.schema) if self.augment is not None and self.augment.flip_prob > 0 else []
+        if sides:
+            raise ConfigError(
+                f"the keypoints {', '.join(sides[:6])} name a side but have no flip pair, and training "
+                "mirrors images (left and right labels would mix): give the data YAML's schema flip_pairs "
+                "(0-based [left, right] indices), or turn mirroring off with augment: {flip_prob: 0}"
+            )
         self.seed = seed
         self.epoch = 0
         self.skipped: dict[str, int] = {}
