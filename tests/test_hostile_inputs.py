@@ -319,3 +319,27 @@ def test_training_never_mirrors_sides_it_cannot_swap(tiny_sample: Path) -> None:
         TopDownDataset(unpaired, train=True)
     assert len(TopDownDataset(unpaired, augment=AugmentConfig(flip_prob=0), train=True)) > 0
     assert len(TopDownDataset(dataset, train=True)) > 0
+
+
+# ------------------------------------------------------------------------------------ people left out
+def test_labelled_people_marked_crowd_are_counted_by_check_train_and_val(
+    tmp_path: Path, tiny_sample: Path, run_cli, caplog
+) -> None:
+    import json
+
+    from posekit.datasets.data_config import resolve_data
+
+    folder, coco = _labelled_set(tmp_path, tiny_sample)
+    people = [a for a in coco["annotations"] if not a.get("iscrowd") and a["num_keypoints"] > 0]
+    for person in people[:2]:
+        person["iscrowd"] = 1
+    (folder / "ann.json").write_text(json.dumps(coco))
+    code, output = run_cli("check", folder / "ann.json", "--images", folder / "images")
+    text = " ".join(output.split())
+    ids = f"{people[0]['id']}, {people[1]['id']}"
+    said = f"2 people with labelled keypoints are marked iscrowd=1 (annotation(s) {ids})"
+    assert said in text and "set iscrowd to 0" in text
+    with caplog.at_level(logging.WARNING, "posekit.datasets.data_config"):
+        for split in ("train", "val"):
+            resolve_data(folder / "ann.json", images=folder / "images").load_split(split)
+    assert caplog.text.count(said) == 2 and "train split" in caplog.text and "val split" in caplog.text

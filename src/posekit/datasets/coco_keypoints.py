@@ -111,6 +111,26 @@ def training_issues(dataset: KeypointAnnotations) -> list[Issue]:
     ]
 
 
+def labelled_crowd(json_path: Path, annotations: list[PersonAnnotation]) -> Issue | None:
+    """A warning when people with labelled keypoints are marked ``iscrowd``: like COCO, posekit leaves crowd
+    regions out of training and only ignores them in evaluation, so they are dropped (said by check, train
+    and val)."""
+    ids = [a.id for a in annotations if a.iscrowd and np.any(a.keypoints[:, 2] > 0)]
+    if not ids:
+        return None
+    shown = ", ".join(map(str, ids[:5])) + (" ..." if len(ids) > 5 else "")
+    return Issue(
+        "warning",
+        str(json_path),
+        None,
+        None,
+        "iscrowd",
+        f"{len(ids)} people with labelled keypoints are marked iscrowd=1 (annotation(s) {shown}): crowd "
+        "regions are left out of training and are neither scored nor counted as misses in evaluation",
+        "set iscrowd to 0 for the people to train and score on",
+    )
+
+
 # ---------------------------------------------------------------------------------------------- parsing
 def parse_coco(
     json_path: str | Path,
@@ -178,6 +198,8 @@ class _Parser:
             return None
         image_root, images = self._images(raw["images"])
         annotations = self._annotations(raw["annotations"], images, schema_, used, categories)
+        crowd = labelled_crowd(self.path, annotations)
+        self.issues += [crowd] if crowd is not None else []
         return KeypointAnnotations(
             json_path=self.path,
             image_root=image_root,

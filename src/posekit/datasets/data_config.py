@@ -17,6 +17,7 @@ A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from posekit.datasets.records import KeypointAnnotations, format_issues
 from posekit.datasets.schema import PRESETS, KeypointSchema, describe_validation_error, get_preset
 from posekit.datasets.yaml_file import load_yaml
 from posekit.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
 
 _USAGE = "pass 'sample', 'sample-video', a COCO keypoint .json or a data .yaml"
 
@@ -114,6 +117,9 @@ class DataConfig(BaseModel):
         issues = training_issues(dataset) if split == "train" else []
         if issues:
             raise DataError(format_issues(issues), issues)
+        for issue in dataset.issues:
+            if issue.field == "iscrowd":  # people dropped: said by every command that uses the split
+                logger.warning("%s split: %s", split, issue)
         return dataset
 
 
