@@ -53,9 +53,15 @@ def train_command(
     name: Annotated[str | None, typer.Option(help=_help("name"))] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run [RUN_DIR].")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML file of these settings; flags given win.")] = None,
+    allow_data_change: Annotated[
+        bool,
+        typer.Option("--allow-data-change", help="With --resume: continue on data changed since the start."),
+    ] = False,
 ) -> None:
     """Train (fine-tune) a ViTPose model. With no --data: a tiny model on the built-in sample, in minutes."""
-    settings = {k: v for k, v in locals().items() if k not in ("run_dir", "resume", "config")}
+    settings = {
+        k: v for k, v in locals().items() if k not in ("run_dir", "resume", "config", "allow_data_change")
+    }
     from posekit.engine.train import train
     from posekit.errors import ConfigError
 
@@ -63,4 +69,9 @@ def train_command(
         raise ConfigError(
             f"unexpected argument {run_dir}: a run folder is only given with --resume (--resume RUN_DIR)"
         )
-    train(config=config, resume=(run_dir or True) if resume else None, **settings)
+    train(
+        config=config,
+        resume=(run_dir or True) if resume else None,
+        allow_data_change=allow_data_change,
+        **settings,
+    )

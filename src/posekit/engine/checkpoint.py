@@ -4,13 +4,15 @@ best metric, history), written together with the weights in one atomic rename.""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
+from posekit.datasets.records import KeypointAnnotations
 from posekit.errors import ConfigError, ModelError
 from posekit.fileio import atomic_save
 from posekit.models.official_checkpoint import load_torch_file
@@ -105,3 +107,55 @@ def _recover(weights: Path) -> None:
         os.replace(old[0], last)
     for tmp in weights.glob(".*.tmp"):
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------- the run's data
+def data_fingerprint(splits: dict[str, KeypointAnnotations]) -> dict[str, dict[str, Any]]:
+    """What a run trains and validates on, per split: the annotation file (absolute), its SHA-256, the image
+    folder and the counts of images and people. Saved in the training state; a resume compares it."""
+    return {
+        name: {
+            "json": str(split.json_path.resolve()),
+            "sha256": hashlib.sha256(split.json_path.read_bytes()).hexdigest(),
+            "images_folder": str(split.image_root.resolve()),
+            "images": len(split.images),
+            "people": sum(not a.iscrowd for a in split.annotations),
+        }
+        for name, split in splits.items()
+    }
+
+
+def data_changes(saved: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
+    """How the data ``now`` differs from the run's ``saved`` fingerprint, one line per difference."""
+    changes = []
+    for split in sorted(set(saved) | set(now)):
+        before, after = saved.get(split, {}), now.get(split, {})
+        for key in ("json", "images_folder", "images", "people", "sha256"):
+            if before.get(key) != after.get(key):
+                what = "content (SHA-256)" if key == "sha256" else key.replace("_", " ")
+                changes.append(f"{split} {what}: {before.get(key)} -> {after.get(key)}")
+    return changes
+
+
+def lock_run(run_dir: Path) -> IO[str] | None:
+    """Hold the run folder for this process (released when it ends, even killed): a second training or
+    resume of the same run is refused instead of both writing its checkpoints. None where file locks do
+    not exist (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = open(run_dir / ".lock", "a+")  # noqa: SIM115 (held open for the life of the run)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(
+            f"{run_dir} is being trained by {owner}; wait for it to end (or stop it) before resuming it"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"process {os.getpid()}")
+    handle.flush()
+    return handle

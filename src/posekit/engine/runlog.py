@@ -191,7 +191,12 @@ class RunLog:
         if self.writer is not None:
             self.writer.close()
         self.print(f"Done in {summary['train_time_s'] / 60:.1f} min. Results in {escape(str(self.run_dir))}")
-        if summary["final_ap"] is not None:
+        if summary["final_ap"] is not None and summary["best"] is None:
+            self.print(
+                "No AP: the val split has no person with a labelled keypoint (COCO AP is undefined), so no "
+                f"best weights were chosen; the last ones are in {escape(str(summary['last']))}"
+            )
+        elif summary["final_ap"] is not None:
             best = f"Best AP {summary['best_ap']:.4f} at epoch {summary['best_epoch']}"
             self.print(f"{best} -> {escape(str(summary['best']))}")
             self.print(f"[bold]Final AP {summary['final_ap']:.4f}[/]")

@@ -10,6 +10,7 @@ be carried in checkpoints.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -24,7 +25,15 @@ from accelerate.utils import DistributedDataParallelKwargs
 from torch.utils.data import DataLoader
 
 from posekit.distributed import Shard
-from posekit.engine.checkpoint import find_resume_dir, interrupted_message, load_state, save_checkpoint
+from posekit.engine.checkpoint import (
+    data_changes,
+    data_fingerprint,
+    find_resume_dir,
+    interrupted_message,
+    load_state,
+    lock_run,
+    save_checkpoint,
+)
 from posekit.engine.ema import ModelEMA
 from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
@@ -46,11 +55,17 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
     return (F.mse_loss(pred, target, reduction="none") * weights[:, :, None, None]).mean()
 
 
-def train(config: str | Path | None = None, resume: bool | str | Path | None = None, **settings: Any) -> dict:
+def train(
+    config: str | Path | None = None,
+    resume: bool | str | Path | None = None,
+    allow_data_change: bool = False,
+    **settings: Any,
+) -> dict:
     """Train a ViTPose model; the keyword names are the ``posekit train`` flags (``batch_size=16``, ...).
 
     ``config`` is a YAML file of settings (keywords win). ``resume=True`` continues the latest run under
-    ``project``; ``resume="runs/train/exp"`` that run. Returns the run summary (paths and metrics).
+    ``project``; ``resume="runs/train/exp"`` that run, refused when its data changed since it started
+    unless ``allow_data_change``. Returns the run summary (paths and metrics).
     """
     if resume:
         run_dir = find_resume_dir(settings.get("project") or "runs", None if resume is True else resume)
@@ -61,19 +76,27 @@ def train(config: str | Path | None = None, resume: bool | str | Path | None = N
                 f"--resume: {given} cannot change when resuming {run_dir} (it continues with its args.yaml); "
                 f"only {', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))} may be given"
             )
-        trainer = Trainer(build_config(run_dir / "args.yaml", **settings), resume_dir=run_dir)
+        trainer = Trainer(
+            build_config(run_dir / "args.yaml", **settings),
+            resume_dir=run_dir,
+            allow_data_change=allow_data_change,
+        )
     else:
         trainer = Trainer(build_config(config, **settings))
     try:
         return trainer.fit()
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(trainer.run_dir)) from None
+    finally:
+        trainer.unlock()
 
 
 class Trainer:
     """One training run: data, model, optimiser, schedule, checkpoints and the run folder."""
 
-    def __init__(self, cfg: TrainConfig, resume_dir: Path | None = None) -> None:
+    def __init__(
+        self, cfg: TrainConfig, resume_dir: Path | None = None, allow_data_change: bool = False
+    ) -> None:
         self.cfg = cfg.model_copy()
         cfg = self.cfg
         cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
@@ -101,6 +124,10 @@ class Trainer:
 
         data = resolve_data(locate(cfg.data or "sample"))
         self.train_data, self.val_data = data.load_split("train"), data.load_split("val")
+        if resume_dir is None and cfg.data and Path(cfg.data).exists():
+            cfg.data = str(Path(cfg.data).resolve())  # args.yaml names the data wherever a resume runs
+        self.data = data_fingerprint({"train": self.train_data, "val": self.val_data})
+        self.allow_data_change = allow_data_change
         self._build_model(None if resume_dir is None else resume_dir / "weights" / "last")
         self._resolve_batch_and_schedule()
         self._build_loader()
@@ -113,10 +140,22 @@ class Trainer:
         self.elapsed, self.t0 = 0.0, time.time()  # training seconds before this process, and its start
         if resume_dir is not None:
             self.run_dir = resume_dir
-            self._load(resume_dir / "weights" / "last")
         else:
             self.run_dir = self.shard.share(lambda: new_run_dir(cfg.project, "train", cfg.name))
-        self.log.open(self.run_dir, self.cfg, self.schema, self.unwrapped.processor)
+        self._lock = lock_run(self.run_dir) if acc.is_main_process else None
+        try:
+            if resume_dir is not None:
+                self._load(resume_dir / "weights" / "last")
+            self.log.open(self.run_dir, self.cfg, self.schema, self.unwrapped.processor)
+        except BaseException:
+            self.unlock()
+            raise
+
+    def unlock(self) -> None:
+        """Let the run folder be trained or resumed by another process."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # ------------------------------------------------------------------ set-up
     def _build_model(self, checkpoint: Path | None) -> None:
@@ -301,6 +340,10 @@ class Trainer:
                 break
             except torch.cuda.OutOfMemoryError:
                 self._shrink_micro_batch()
+        if not math.isfinite(loss) and self.accelerator.scaler is None:  # fp16's scaler skips such steps
+            raise self._diverged(
+                epoch * self.steps_per_epoch + step + 1, f"loss {'NaN' if math.isnan(loss) else loss}"
+            )
         if self.cfg.grad_clip > 0:
             acc.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
@@ -325,6 +368,12 @@ class Trainer:
                 self.accelerator.backward(loss)
             total += loss.item()
         return total
+
+    def _diverged(self, step: int, what: str) -> PosekitError:
+        return PosekitError(
+            f"training diverged at step {step} ({what}): lower --lr (it is {self.cfg.lr:.3g}); the last "
+            "checkpoint before it is kept"
+        )
 
     def _shrink_micro_batch(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -355,6 +404,10 @@ class Trainer:
         ``keypoints`` (per-keypoint rows, weakest first) and ``results`` (COCO)."""
         from posekit.engine.model_evaluation import evaluate_model
 
+        if not all(torch.isfinite(p).all() for p in self.eval_model.parameters()):
+            raise self._diverged(
+                self.epoch * self.steps_per_epoch + self.start_batch, "weights NaN or infinite"
+            )
         evaluation = evaluate_model(
             self.eval_model,
             self.val_data,
@@ -388,6 +441,7 @@ class Trainer:
             "micro_batch": self.micro_batch,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "data": self.data,
         }
         if self.accelerator.scaler is not None:
             state["scaler"] = self.accelerator.scaler.state_dict()
@@ -404,6 +458,13 @@ class Trainer:
         """Restore the training state; the weights were loaded from the same directory (EMA ones when
         ``--ema``: then the live weights come from the state)."""
         state = load_state(checkpoint)
+        changes = data_changes(state["data"], self.data) if "data" in state else []
+        if changes and not self.allow_data_change:
+            raise ConfigError(
+                f"--resume: the data of {checkpoint.parents[1]} changed since the run started:\n  - "
+                + "\n  - ".join(changes)
+                + "\nResume it on the data it started with, or continue on this data with --allow-data-change"
+            )
         if self.ema is not None:
             self.unwrapped.load_state_dict(state["model"])
             self.ema.load_state_dict(state["ema"])
@@ -425,7 +486,7 @@ class Trainer:
         last = next((row for row in reversed(self.history) if "AP" in row), {})
         return {
             "run_dir": str(self.run_dir),
-            "best": str(self.run_dir / "weights" / "best"),
+            "best": str(self.run_dir / "weights" / "best") if self.best_epoch else None,
             "last": str(self.run_dir / "weights" / "last"),
             "best_epoch": self.best_epoch,
             "best_ap": self.best_ap,
