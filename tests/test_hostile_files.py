@@ -45,7 +45,7 @@ def test_json_reader_says_where_a_refused_number_is() -> None:
     _, problem = parse_json('{"a": 1,\n "b": 1e400}')
     assert (
         problem is not None
-        and problem[0] == "the number 1e400 is too large for a 64-bit float at line 2, column 7"
+        and problem[0] == "the number 1e400 is too large for a 64-bit float at b (line 2, column 7)"
     )
 
 

@@ -343,3 +343,61 @@ def test_labelled_people_marked_crowd_are_counted_by_check_train_and_val(
         for split in ("train", "val"):
             resolve_data(folder / "ann.json", images=folder / "images").load_split(split)
     assert caplog.text.count(said) == 2 and "train split" in caplog.text and "val split" in caplog.text
+
+
+# ----------------------------------------------------------------------------------- numbers out of range
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["images"][0].update(id=1e19), "images[0] has no integer 'id' (got 1e+19)"),
+        (lambda c: c["images"][0].update(id=1e300), "images[0] has no integer 'id' (got 1e+300)"),
+        (lambda c: c["annotations"][0].update(id=1e19), "annotations[0] has no integer 'id' (got 1e+19)"),
+        (lambda c: c["images"][0].update(width=1e30), "width/height must be positive integers up to"),
+        (lambda c: c["annotations"][0]["bbox"].__setitem__(2, 1e300), "more than 4 times its image"),
+    ],
+)
+def test_numbers_no_record_can_hold_are_named_at_their_record(
+    tmp_path: Path, tiny_sample: Path, edit, message
+) -> None:
+    folder, coco = _labelled_set(tmp_path, tiny_sample)
+    edit(coco)
+    assert any(message in error for error in _check_errors(folder, coco)), _check_errors(folder, coco)
+
+
+def test_an_integer_beyond_64_bits_names_its_record_and_field(
+    tmp_path: Path, tiny_sample: Path, run_cli
+) -> None:
+    import json
+
+    folder, coco = _labelled_set(tmp_path, tiny_sample)
+    coco["images"][1]["width"] = 123456789
+    text = json.dumps(coco).replace("123456789", "1" + "0" * 30)
+    (folder / "ann.json").write_text(text)
+    code, output = run_cli("check", folder / "ann.json", "--images", folder / "images")
+    assert code == 1 and "Traceback" not in output
+    assert "does not fit in 64 bits at images[1].width (line 1, column" in " ".join(output.split())
+
+
+def test_detection_ids_written_as_floats_beyond_64_bits_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from posekit.datasets.results_file import load_detections
+
+    entry = {"image_id": 1e19, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.9}
+    (tmp_path / "det.json").write_text(json.dumps([entry]))
+    with pytest.raises(PosekitError, match="field 'image_id' must be an integer, got 1e\\+19"):
+        load_detections(tmp_path / "det.json")
+
+
+def test_boxes_wholly_outside_their_image_find_no_people(tmp_path: Path, caplog) -> None:
+    from posekit.inference.boxes import BoxProvider
+    from posekit.inference.sources import resolve_source
+
+    frame = next(iter(resolve_source(str(_jpeg(tmp_path / "7.jpg")))))  # 24 x 32
+    boxes = np.array([[100000, 100000, 20, 20], [-5, 4, 10, 1e300], [2, 3, 4, 5]], dtype=float)
+    provider = BoxProvider({7: boxes})
+    xywh, scores = provider(frame)
+    assert xywh.tolist() == [[0, 4, 5, 28], [2, 3, 4, 5]] and scores.tolist() == [1, 1]
+    with caplog.at_level(logging.WARNING, "posekit.inference.boxes"):
+        provider.check_matched(1)
+    assert "1 box(es) wholly outside their image left out" in caplog.text

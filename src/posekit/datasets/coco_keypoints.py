@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from posekit.datasets.image_root import find_image_root, image_root_candidates
-from posekit.datasets.json_file import read_json
+from posekit.datasets.json_file import is_int64, read_json
 from posekit.datasets.records import ImageInfo, Issue, KeypointAnnotations, PersonAnnotation, format_issues
 from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, DataError
@@ -56,6 +56,10 @@ _STANDARD_FIELDS = {
     "segmentation",
 }
 _IMAGE_FIELDS = {"id", "file_name", "width", "height"}
+#: Largest image side posekit accepts (OpenCV's own limit is 2^31 - 1 pixels in all).
+_MAX_SIDE = 2**31 - 1
+#: A person box may pass its image's edge (people cut by the frame), but not be this many times its size.
+_MAX_BOX_FACTOR = 4
 #: COCO-WholeBody parts in the order of the 133-keypoint layout (after the 17 body keypoints).
 WHOLEBODY_PARTS = (("foot_kpts", 6), ("face_kpts", 68), ("lefthand_kpts", 21), ("righthand_kpts", 21))
 _FIX_IMAGES = (
@@ -433,9 +437,10 @@ class _Parser:
                 )
                 continue
             size = [im.get("width"), im.get("height")]
-            if not all(_is_int(v) and int(v) > 0 for v in size):
+            if not all(_is_int(v) and 0 < int(v) <= _MAX_SIDE for v in size):
                 self.error(
-                    f"width/height must be positive integers (got width={size[0]!r}, height={size[1]!r})",
+                    f"width/height must be positive integers up to {_MAX_SIDE} (got width={size[0]!r}, "
+                    f"height={size[1]!r})",
                     "write the image's pixel width and height",
                     field="width/height",
                     image_id=image_id,
@@ -656,6 +661,15 @@ class _Parser:
                 f"bbox has zero or negative size (width {w:g}, height {h:g})", fix, field="bbox", **ids
             )
             return None
+        if w > _MAX_BOX_FACTOR * image.width or h > _MAX_BOX_FACTOR * image.height:
+            self.error(
+                f"bbox {_short(bbox)} is {w:.4g} x {h:.4g} pixels, more than {_MAX_BOX_FACTOR} times its "
+                f"image (width {image.width}, height {image.height})",
+                fix + " (a box may pass the image's edge, not dwarf it)",
+                field="bbox",
+                **ids,
+            )
+            return None
         if x >= image.width or y >= image.height or x + w <= 0 or y + h <= 0:
             self.error(
                 f"bbox {bbox} lies outside the image (width {image.width}, height {image.height})",
@@ -800,10 +814,7 @@ def _outside(kps: np.ndarray, box: Any) -> np.ndarray:
     )
 
 
-def _is_int(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, float) and value.is_integer()
-    )
+_is_int = is_int64  # ids, sizes and counts: integral and within 64 bits (1e300 is not an id)
 
 
 _NUMBER_TYPES = {int, float}

@@ -49,7 +49,7 @@ def parse_json(text: bytes | str) -> tuple[Any, Problem | None]:
             "repair the file (an editor or `python -m json.tool FILE` shows the spot)",
         )
     except _Refused as e:
-        return None, (f"{e.problem}{_position(text, e.literal)}", "correct the number")
+        return None, (f"{e.problem}{_where(text, e.literal)}", "correct the number")
     except RecursionError:
         return None, (
             "is nested too deeply (lists or objects inside each other thousands of levels)",
@@ -83,6 +83,16 @@ def load_json(path: str | Path, what: str = "file", error: type[PosekitError] = 
     return data
 
 
+def is_int64(value: Any) -> bool:
+    """Whether a parsed JSON value is an integer that fits in 64 bits: an int, or a float literal with an
+    integral value (``1.0``, ``1e3``) in range -- ``1e19`` and ``1e300`` are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not value.is_integer():  # also NaN and infinity
+        return False
+    return -_INT64_MAX - 1 <= value <= _INT64_MAX
+
+
 def _parse_int(literal: str) -> int:
     # length first: int() of a huge literal is slow (quadratic) before Python's own 4300-digit limit
     if len(literal) > 20 or abs(value := int(literal)) > _INT64_MAX:
@@ -99,10 +109,33 @@ def _parse_float(literal: str) -> float:
     return value
 
 
-def _position(text: str, literal: str) -> str:
-    """`` at line L, column C`` of the first occurrence of ``literal`` in ``text`` (empty if not found)."""
+class _Marker(str):
+    """A refused number, left in place by the second parse of :func:`_where` to find its record."""
+
+
+def _where(text: str, literal: str) -> str:
+    """`` at images[3].width (line L, column C)``: the record and field of the refused number ``literal``
+    (found by parsing again with the number left in place) and its position in ``text``."""
+
+    def mark_int(s: str) -> Any:
+        return _Marker(s) if s[:64] == literal else int(s) if len(s) <= 20 else 0
+
+    def mark_float(s: str) -> Any:
+        return _Marker(s) if s[:64] == literal else float(s)
+
+    path = ""
+    stack: list[tuple[str, Any]] = [("", json.loads(text, parse_int=mark_int, parse_float=mark_float))]
+    while stack:  # iterative: the document may be nested deep
+        where, value = stack.pop()
+        if isinstance(value, _Marker):
+            path = where
+            break
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in reversed(list(value.items()))]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value)))]
     at = text.find(literal)
     if at < 0:
-        return ""
-    line = text.count("\n", 0, at) + 1
-    return f" at line {line}, column {at - text.rfind(chr(10), 0, at)}"
+        return f" at {path}" if path else ""
+    position = f"line {text.count(chr(10), 0, at) + 1}, column {at - text.rfind(chr(10), 0, at)}"
+    return f" at {path} ({position})" if path else f" at {position}"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.datasets.json_file import load_json
+from posekit.datasets.json_file import is_int64, load_json
 from posekit.errors import PosekitError
 
 _MAX_LISTED = 10
@@ -280,10 +280,7 @@ def _parse_detection(entry: Any) -> tuple[dict[str, Any], str | None]:
     }, None
 
 
-def _is_int(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+_is_int = is_int64  # ids: integral and within 64 bits (1e19 is not an id)
 
 
 def _is_finite(value: Any) -> bool:

@@ -54,6 +54,7 @@ class BoxProvider:
             )
         self._matched: Counter[str] = Counter()  # frames that found boxes, by how they were matched
         self._unmatched = 0
+        self._outside = 0  # boxes wholly outside their image, left out
 
     def __call__(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "full":
@@ -72,7 +73,10 @@ class BoxProvider:
                 self._unmatched += 1
                 return np.zeros((0, 4)), np.zeros(0)
         self._matched[how] += 1
-        return found[:, :4], found[:, 4]
+        h, w = frame.image.shape[:2]
+        inside = _clipped(found, w, h)
+        self._outside += len(found) - len(inside)
+        return inside[:, :4], inside[:, 4]
 
     def _lookup(self, frame: Frame) -> tuple[np.ndarray | None, str]:
         """The frame's boxes in the table, by image id (never a mere position in a folder) or by file name
@@ -103,13 +107,24 @@ class BoxProvider:
                 "frame index, never by an image's place in a folder; a COCO annotations file (with 'images') "
                 "is matched by file name"
             )
-        unmatched = shard.total(self._unmatched)
+        unmatched, outside = shard.total(self._unmatched), shard.total(self._outside)
         if shard.is_main:
             ways = ", ".join(f"{count} by {how}" for how, count in matched.items() if count)
             nothing = f"; {unmatched} matched nothing (no person predicted there)" if unmatched else ""
+            nothing += f"; {outside} box(es) wholly outside their image left out" if outside else ""
             logger.warning(
                 "boxes matched to %d of %d image(s)/frame(s): %s%s", total - unmatched, total, ways, nothing
             )
+
+
+def _clipped(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """xywh(+score) boxes cut to the image; those with nothing inside it are dropped (a box far outside
+    would be cropped from padding and give people at impossible coordinates)."""
+    x0, y0 = np.clip(boxes[:, 0], 0, width), np.clip(boxes[:, 1], 0, height)
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
+    keep = (x1 > x0) & (y1 > y0)
+    return np.column_stack([x0, y0, x1 - x0, y1 - y0, boxes[:, 4]])[keep]
 
 
 def _as_boxes(value: Any, where: str) -> np.ndarray:
