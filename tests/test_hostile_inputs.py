@@ -183,7 +183,7 @@ def test_export_from_a_read_only_model_folder_writes_here(
     from posekit.inference.export import export
 
     store = tmp_path / "store" / "vitpose-t"
-    shutil.copytree(tiny_model_dir, store)
+    shutil.copytree(tiny_model_dir, store, ignore=shutil.ignore_patterns("*.onnx"))
     _read_only(monkeypatch, store)
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING, "posekit.inference.export"):
@@ -401,3 +401,39 @@ def test_boxes_wholly_outside_their_image_find_no_people(tmp_path: Path, caplog)
     with caplog.at_level(logging.WARNING, "posekit.inference.boxes"):
         provider.check_matched(1)
     assert "1 box(es) wholly outside their image left out" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------- damaged files
+def test_cvat_skeleton_drawing_that_is_not_xml_loses_only_its_edges(tmp_path: Path) -> None:
+    from test_formats_cvat import _xml_export
+
+    from posekit.datasets.formats import convert
+
+    xml = _xml_export(tmp_path / "export")
+    xml.write_text(xml.read_text().replace("&lt;/circle&gt;", "", 1))  # an element left open
+    report = convert(tmp_path / "export", tmp_path / "coco", "cvat")
+    assert report.splits["train"]["people"] == 2
+    assert "1 malformed <svg> drawing(s) of skeleton 's1': its edges dropped" in report.notes
+
+
+def test_onnx_metadata_that_disagrees_with_its_graph_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    import onnx
+
+    from posekit.datasets.schema import get_preset
+    from posekit.inference.export import export
+    from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
+
+    path = export(str(tiny_model_dir), output=tmp_path / "model.onnx").path
+    proto = onnx.load(str(path))
+    entry = next(p for p in proto.metadata_props if p.key == METADATA_KEY)
+    meta = json.loads(entry.value)
+    meta["schema"] = get_preset("hand21").to_dict()
+    meta["processor"]["input_size"] = [256, 192]
+    entry.value = json.dumps(meta)
+    onnx.save(proto, str(path))
+    with pytest.raises(PosekitError, match="metadata disagrees with its graph") as refused:
+        OnnxRunner(path)
+    assert "input 3x256x192 (the graph: 3x64x48)" in str(refused.value)
+    assert "heatmaps 21x16x12 (the graph: 17x16x12)" in str(refused.value)

@@ -68,11 +68,33 @@ class OnnxRunner:
         #: fp32, fp16 or int8, as exported (files exported before posekit recorded it read as fp32)
         self.precision: str = self.metadata.get("precision", "fp32")
         model_input = self.session.get_inputs()[0]
+        self._check_graph(model_input.shape, self.session.get_outputs()[0].shape)
         self._input_name = model_input.name
         self._dtype = np.float16 if "float16" in model_input.type else np.float32
         batch = model_input.shape[0]
         self.fixed_batch: int | None = batch if isinstance(batch, int) else None
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
+
+    def _check_graph(self, inputs: list, outputs: list) -> None:
+        """Refuse metadata that disagrees with the graph (keypoint count, input or heatmap size): decoding
+        would read the heatmaps with the wrong schema or crop at the wrong size."""
+        said = {
+            "input": [3, *self.processor.input_size],
+            "heatmaps": [self.schema.num_keypoints, *self.processor.heatmap_size],
+        }
+        found = {"input": list(inputs[1:]), "heatmaps": list(outputs[1:])}
+        wrong = [
+            f"{what} {'x'.join(map(str, said[what]))} (the graph: {'x'.join(map(str, found[what]))})"
+            for what in said
+            if len(found[what]) != 3
+            or any(isinstance(f, int) and f != s for f, s in zip(found[what], said[what], strict=True))
+        ]
+        if wrong:
+            raise ModelError(
+                f"{self.path}: its posekit metadata disagrees with its graph: it says {'; '.join(wrong)}; "
+                "the file was edited or put together from two exports: export the model again with "
+                "`posekit export`"
+            )
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
         x = pixel_values.astype(self._dtype, copy=False)

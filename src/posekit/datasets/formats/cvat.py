@@ -247,7 +247,7 @@ def _read_xml(path: Path, images: Path | None, issues: SourceIssues, tally: Tall
         problem = "holds tracks (CVAT for video)" if root.tag == "annotations" else "is not a CVAT XML export"
         issues.add(path, problem, "export as 'CVAT for images 1.1' (it splits tracks into frames)")
         return None
-    layouts = _skeleton_labels(root)
+    layouts = _skeleton_labels(root, tally)
     image_elements = root.findall("image")
     skeletons = [s for image in image_elements for s in image.findall("skeleton")]
     known = [s for s in skeletons if s.get("label") in layouts]
@@ -288,8 +288,9 @@ def _read_xml(path: Path, images: Path | None, issues: SourceIssues, tally: Tall
     return split
 
 
-def _skeleton_labels(root: ET.Element) -> dict[str, tuple[list[str], list[tuple[int, int]]]]:
-    """Skeleton label -> (point labels in order, 0-based edges), from <meta> (a task's or a project's)."""
+def _skeleton_labels(root: ET.Element, tally: Tally) -> dict[str, tuple[list[str], list[tuple[int, int]]]]:
+    """Skeleton label -> (point labels in order, 0-based edges), from <meta> (a task's or a project's). A
+    drawing (``<svg>``) that is not XML gives no edges, and the order of the labels (counted as lost)."""
     labels = root.findall("./meta//labels/label")
     layouts = {}
     for label in labels:
@@ -299,8 +300,12 @@ def _skeleton_labels(root: ET.Element) -> dict[str, tuple[list[str], list[tuple[
         points = [child.findtext("name") or "" for child in labels if child.findtext("parent") == name]
         edges: list[tuple[int, int]] = []
         svg = label.findtext("svg")
-        if svg:
-            drawing = ET.fromstring(f"<svg>{svg}</svg>")
+        try:
+            drawing = ET.fromstring(f"<svg>{svg}</svg>") if svg else None
+        except ET.ParseError:
+            tally[f"malformed <svg> drawing(s) of skeleton {name!r}: its edges dropped"] += 1
+            drawing = None
+        if drawing is not None:
             circles = [(c.get("data-node-id"), c.get("data-label-name")) for c in drawing.iter("circle")]
             if circles and all(n is not None for _, n in circles):
                 points = [str(n) for _, n in circles]
