@@ -230,7 +230,7 @@ def test_resume_from_a_damaged_or_foreign_state_is_one_message(
         "truncated": "damaged training state",
         "foreign": "not a posekit training state (missing bad_validations, best_ap",
         "payload": "training state refused for safety",
-        "garbage": "damaged training state",
+        "garbage": "is a text file (it starts with 'not a checkpoint at all",  # says what it is
     }[state]
     assert expected in text
     assert "UnpicklingError" not in text

@@ -437,3 +437,60 @@ def test_onnx_metadata_that_disagrees_with_its_graph_is_refused(tiny_model_dir: 
         OnnxRunner(path)
     assert "input 3x256x192 (the graph: 3x64x48)" in str(refused.value)
     assert "heatmaps 21x16x12 (the graph: 17x16x12)" in str(refused.value)
+
+
+def test_a_detector_whose_weights_hold_python_objects_is_refused_for_safety(tmp_path: Path, run_cli) -> None:
+    import torch
+
+    from posekit.models.detector import save_random_detector
+
+    folder = Path(save_random_detector(tmp_path / "detector"))
+    (folder / "model.safetensors").unlink()
+    torch.save({"payload": Path("anything")}, folder / "pytorch_model.bin")  # a pickled object, not a tensor
+    image = _jpeg(tmp_path / "a.jpg")
+    code, output = run_cli(
+        "predict",
+        "--model",
+        "vitpose-t",
+        "--pretrained",
+        "none",
+        "--source",
+        image,
+        "--detector",
+        folder,
+        "--project",
+        tmp_path / "runs",
+    )
+    assert code == 1 and "Traceback" not in output, output
+    assert "person detector weights refused for safety" in " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"model: vitpose-b\nepochs: 3\n", "a text file (it starts with 'model: vitpose-b')"),
+        (b'{"architectures": ["VitPoseForPoseEstimation"]}', "a JSON file"),
+        (
+            b"<!DOCTYPE html><html><body>Sign in</body></html>",
+            "a web page (HTML), probably a failed download",
+        ),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n", "a Git LFS pointer"),
+    ],
+)
+def test_a_file_that_is_not_weights_is_named_for_what_it_is(tmp_path: Path, run_cli, content, kind) -> None:
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(content)
+    code, output = run_cli(
+        "predict",
+        "--model",
+        weights,
+        "--source",
+        _jpeg(tmp_path / "a.jpg"),
+        "--boxes",
+        "full",
+        "--project",
+        tmp_path / "runs",
+    )
+    text = " ".join(output.split())
+    assert code == 1 and "Traceback" not in output and f"is {kind}" in text, output
+    assert "truncated" not in text

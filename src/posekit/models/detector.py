@@ -17,6 +17,7 @@ documentation pairs with ViTPose.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 
 from posekit.device import resolve_device
 from posekit.errors import ModelError, check_number
+from posekit.models.official_checkpoint import refused_for_safety
 
 DETECTORS = {"fast": "ustc-community/dfine-nano-coco", "accurate": "PekingU/rtdetr_r50vd_coco_o365"}
 
@@ -56,6 +58,13 @@ class PersonDetector:
             # The PIL backend needs no torchvision (not installable beside the CPU torch wheel).
             self.processor = AutoImageProcessor.from_pretrained(source, backend="pil")
             self.model = AutoModelForObjectDetection.from_pretrained(source).to(self.device).eval()
+        except pickle.UnpicklingError as error:  # transformers loads .bin weights with weights_only=True
+            if "global" in str(error).lower():  # a refused object, not damaged bytes
+                raise ModelError(refused_for_safety(model, "person detector weights")) from None
+            raise ModelError(
+                f"cannot load the person detector {self.name!r}: its weights are damaged "
+                f"({str(error).splitlines()[0]}); copy them again"
+            ) from None
         except (OSError, ValueError, RecursionError) as error:  # (transformers reads the JSON files here)
             raise ModelError(
                 f"cannot load the person detector {self.name!r} ({str(error).splitlines()[0]}). Pass "

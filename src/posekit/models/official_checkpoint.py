@@ -10,6 +10,7 @@ training data sets) are skipped. Every other key must be converted, or the load 
 
 from __future__ import annotations
 
+import codecs
 import logging
 import math
 import pickle
@@ -54,23 +55,76 @@ def load_torch_file(path: str | Path, what: str = "checkpoint") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "global" not in str(e).lower():  # "Unsupported operand": damaged bytes, not a refused object
-            raise ModelError(f"{path}: damaged {what}, not a PyTorch file ({e}); copy it again") from None
-        raise ModelError(
-            f"{path}: {what} refused for safety: it holds Python objects besides tensors, and unpickling "
-            "them could run any code, so posekit loads tensors only (torch.load weights_only=True). If you "
-            "trust the file, re-save only its weights: "
-            "torch.save(torch.load(path, weights_only=False)['state_dict'], 'weights.pth')"
-        ) from None
+            raise _damaged(path, what, e) from None
+        raise ModelError(refused_for_safety(path, what)) from None
     except IsADirectoryError:
         raise ModelError(f"{path}: is a folder, not a {what} file") from None
     except OSError as e:
         raise ModelError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
     except (RuntimeError, EOFError, KeyError, ValueError, AttributeError, IndexError) as e:
         # torch reports a truncated zip as RuntimeError, an empty file as EOFError, other bytes as KeyError
-        raise ModelError(
-            f"{path}: damaged {what}, not readable by PyTorch ({type(e).__name__}: {str(e)[:120]}); it is "
-            "probably truncated (an interrupted copy or download): copy it again"
-        ) from None
+        raise _damaged(path, what, e) from None
+
+
+def _damaged(path: Path, what: str, error: Exception) -> ModelError:
+    """A file torch cannot read: named for what it is when its bytes say (text, an image...), else damaged."""
+    kind = file_kind(path)
+    if kind is not None:
+        return ModelError(
+            f"{path}: is {kind}, not a PyTorch {what}; pass the model's folder or its weights file "
+            "(.pth, .safetensors)"
+        )
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = next((line for line in lines if line.startswith("Unsupported")), lines[0] if lines else "")
+    return ModelError(
+        f"{path}: damaged {what}, not readable by PyTorch ({type(error).__name__}: {reason[:120]}); it is "
+        "probably truncated (an interrupted copy or download): copy it again"
+    )
+
+
+def refused_for_safety(path: str | Path, what: str) -> str:
+    """The message for weights that hold pickled Python objects, which posekit never unpickles."""
+    return (
+        f"{path}: {what} refused for safety: it holds Python objects besides tensors, and unpickling "
+        "them could run any code, so posekit loads tensors only (torch.load weights_only=True). If you "
+        "trust the file, re-save only its weights: "
+        "torch.save(torch.load(path, weights_only=False)['state_dict'], 'weights.pth')"
+    )
+
+
+#: Leading bytes of files mistaken for weights, and what they are.
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive (unpack it first)"),
+    (b"7z\xbc\xaf", "a 7-Zip archive (unpack it first)"),
+    (b"%PDF", "a PDF document"),
+    (b"version https://git-lfs", "a Git LFS pointer, not the file itself (run `git lfs pull`)"),
+)
+
+
+def file_kind(path: Path) -> str | None:
+    """What a file that is not a PyTorch checkpoint is, from its first bytes: an image, an archive, a web
+    page (a failed download), JSON or other text; None when it may be a damaged checkpoint (empty, zip,
+    pickle, unknown bytes)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    kind = next((words for magic, words in _MAGIC if head.startswith(magic)), None)
+    if kind is not None or not head:
+        return kind
+    try:  # incremental: a character cut at byte 512 is not an error
+        text = codecs.getincrementaldecoder("utf-8")().decode(head).lstrip("\ufeff \t\r\n")
+    except UnicodeDecodeError:
+        return None
+    if not all(c.isprintable() or c in "\t\r\n" for c in text):
+        return None
+    if text[:15].lower().startswith(("<!doctype html", "<html")):
+        return "a web page (HTML), probably a failed download"
+    if text.startswith(("{", "[")):
+        return "a JSON file"
+    first = text.splitlines()[0][:60] if text.splitlines() else ""
+    return f"a text file (it starts with {first!r})"
 
 
 def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
