@@ -48,15 +48,15 @@ def test_convert_overwrite_never_deletes_its_source(tiny_sample: Path, tmp_path:
     assert run_cli("convert", yolo_set / "data.yaml", coco_set, "--from", "yolo", "--copy-images")[0] == 0
     before = _bytes_of(yolo_set, coco_set, tiny_sample.parent)
     cases = [
-        (yolo_set / "data.yaml", yolo_set, "yolo", "coco", "holds the source data"),  # DST holds SRC
-        (coco_set / "data.yaml", coco_set, "coco", "yolo", "holds the source data"),
+        (yolo_set / "data.yaml", yolo_set, "yolo", "coco", "holds the input"),  # DST holds SRC
+        (coco_set / "data.yaml", coco_set, "coco", "yolo", "holds the input"),
     ]
     for src, dst, source, target, message in cases:
         code, output = run_cli("convert", src, dst, "--from", source, "--to", target, "--overwrite")
         assert code == 1 and "Traceback" not in output, output
         assert message in " ".join(
             output.split()
-        ) and "choose an output folder outside the source" in " ".join(output.split())
+        ) and "choose an output folder outside the source data" in " ".join(output.split())
         assert _bytes_of(yolo_set, coco_set, tiny_sample.parent) == before
     # an ordinary --overwrite of an earlier conversion keeps every byte of what it reads
     for _ in range(2):
@@ -494,3 +494,16 @@ def test_a_file_that_is_not_weights_is_named_for_what_it_is(tmp_path: Path, run_
     text = " ".join(output.split())
     assert code == 1 and "Traceback" not in output and f"is {kind}" in text, output
     assert "truncated" not in text
+
+
+def test_sigmas_never_writes_over_the_annotations_it_reads(
+    tmp_path: Path, tiny_sample: Path, run_cli
+) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    shutil.copy(tiny_sample.parent / "val.json", first)
+    shutil.copy(tiny_sample.parent / "val.json", second)
+    before = first.read_bytes()
+    code, output = run_cli("sigmas", first, second, "--out", first)
+    assert code == 1 and "Traceback" not in output
+    assert "is the input" in output and "choose another --out" in " ".join(output.split())
+    assert first.read_bytes() == before

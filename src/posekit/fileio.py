@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,21 @@ def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:
     """Call ``save(tmp_path)`` (which writes a file or a directory) and move the result into place."""
     with atomic_path(path) as tmp:
         save(tmp)
+
+
+def refuse_overwriting_inputs(output: str | Path, inputs: Iterable[str | Path | None], fix: str) -> None:
+    """Raise one :class:`PosekitError` when writing ``output`` (a file, or a folder replaced whole) would
+    overwrite or delete one of the ``inputs`` being read: it is one of them, or (a folder) holds one."""
+    out = Path(output).resolve()
+    for path in inputs:
+        if path is None:
+            continue
+        read = Path(path).resolve()
+        if read == out or out in read.parents:
+            raise PosekitError(
+                f"{output} {'is' if read == out else 'holds'} the input {read}; writing there would "
+                f"overwrite what is being read: {fix}"
+            )
 
 
 def posekit_home() -> Path:

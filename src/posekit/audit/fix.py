@@ -20,7 +20,7 @@ import numpy as np
 from posekit.audit.api import AuditReport
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, PosekitError
-from posekit.fileio import atomic_write_json, atomic_write_text
+from posekit.fileio import atomic_write_json, atomic_write_text, refuse_overwriting_inputs
 
 #: What ``--fix`` can correct without a person looking.
 FIXABLE = ("swaps",)
@@ -85,8 +85,7 @@ def fix_swaps(report: AuditReport, folder: str | Path) -> tuple[list[Path], list
                 )  # fmt: skip
         name = source.stem if stems.count(source.stem) == 1 else f"{label}-{source.stem}"
         path = folder / f"{name}.fixed.json"
-        if path.resolve() == source.resolve():
-            raise PosekitError(f"{path}: --fix would overwrite the audited file; run the audit elsewhere")
+        refuse_overwriting_inputs(path, [source], "run the audit elsewhere")
         atomic_write_json(path, coco, indent=None)
         written_files.append(path)
     buffer = io.StringIO()

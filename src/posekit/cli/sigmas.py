@@ -51,9 +51,11 @@ def sigmas_command(
     YAML's `schema:` read."""
     from posekit.audit import sigma_estimation as estimate
     from posekit.datasets.results_file import load_results
-    from posekit.fileio import atomic_write_json
+    from posekit.fileio import atomic_write_json, refuse_overwriting_inputs
     from posekit.runs import new_run_dir
 
+    if out is not None:  # never over the annotations or predictions it reads
+        refuse_overwriting_inputs(out, [*files, predictions], "choose another --out")
     if files == ["sample"]:
         cocos, schema = estimate.sample_repeats()
         sources = len(cocos)

@@ -21,7 +21,7 @@ from posekit.datasets.formats.common import CocoConversion, CocoSplit, Conversio
 from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.yaml_file import load_yaml
 from posekit.errors import ConfigError
-from posekit.fileio import atomic_path
+from posekit.fileio import atomic_path, refuse_overwriting_inputs
 
 SOURCES = ("coco", "yolo", "cvat", "label-studio")
 TARGETS = ("coco", "yolo")
@@ -151,15 +151,7 @@ def _split_inputs(splits: Iterable[CocoSplit]) -> list[Path]:
 def _refuse_output_over_input(dst: Path, inputs: list[Path]) -> None:
     """Refuse an output folder that is or holds something the conversion reads: replacing it
     (``--overwrite``) would delete the source."""
-    out = dst.resolve()
-    for path in inputs:
-        read = Path(path).resolve()
-        if read == out or out in read.parents:
-            raise ConfigError(
-                f"the output folder {dst} {'is' if read == out else 'holds'} the source data ({read}); "
-                "converting there would overwrite what is being read: choose an output folder outside the "
-                "source"
-            )
+    refuse_overwriting_inputs(dst, inputs, "choose an output folder outside the source data")
 
 
 @contextmanager
