@@ -453,6 +453,8 @@ class Predictor:
                     visible=keypoint_scores[part] >= thresholds,
                     track_ids=np.full(len(frame_boxes), -1, dtype=np.int64),
                     path=frame.path,
+                    file=frame.file,
+                    frame=frame.frame,
                 )
             )
         return results
