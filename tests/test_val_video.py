@@ -7,6 +7,7 @@ import json
 
 import pytest
 from test_cli_val import _metrics_path
+from test_traceable_outputs import strict_json
 
 from posekit.metrics.video import evaluate_video
 from posekit.samples.sample_video import generate_video
@@ -128,3 +129,5 @@ def test_posetrack_sample_with_detections_says_why_there_are_no_video_metrics(
     assert "none of the 3 video(s) has two or more frames" in metrics["video"]["skipped"]
     assert "MOTA" not in metrics["video"] and metrics["coco"]["AP"] >= 0.0
     assert "video metrics skipped" in output and "0 frames" not in output
+    for written in _metrics_path(output).parent.glob("*.json"):  # strict JSON: a NaN is written as null
+        strict_json(written.read_text())
