@@ -334,9 +334,14 @@ class _Parser:
             base = get_preset("wholebody133")
         if schema is None:
             return base
-        if isinstance(schema, KeypointSchema):
-            return schema
-        return base.override(**dict(schema))
+        given = schema if isinstance(schema, KeypointSchema) else base.override(**dict(schema))
+        if given.num_keypoints != count:
+            raise ConfigError(
+                f"the schema given ({given.name}) has {given.num_keypoints} keypoints but {self.file} has "
+                f"{count} ({', '.join(map(str, names[:3]))}{', ...' if len(names) > 3 else ''}); choose a "
+                f"schema of {count} keypoints, or leave it out to use the file's"
+            )
+        return given
 
     def _skeleton(self, skeleton: Any, count: int, where: str) -> list[list[int]]:
         if skeleton is None:
@@ -460,7 +465,7 @@ class _Parser:
         if self.images_arg is not None and not self.images_arg.is_dir():
             self.error(
                 f"the image folder {self.images_arg} does not exist",
-                "pass an existing folder to --images",
+                "pass an existing folder (--images, or the split's `images:` in a data YAML)",
                 field="images",
             )
             return
