@@ -15,7 +15,6 @@ Every function works on one video as lists over frames of ``track_ids (N,)``, ``
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -116,6 +115,19 @@ def fitted_window(params: SavgolParams, frames: int) -> int:
     return window if window > params.polyorder and window >= 3 else 0
 
 
+def window_note(params: SavgolParams, frames: int) -> str | None:
+    """What offline smoothing does to a clip of ``frames`` shorter than the window (None when it fits)."""
+    if not 0 < frames < params.window:
+        return None
+    window = fitted_window(params, frames)
+    used = f"a {window}-frame window is used" if window else "too short to smooth: keypoints kept"
+    return (
+        f"offline smoothing: the clip has {frames} frames, fewer than the Savitzky-Golay window of "
+        f"{params.window}; {used} (polyorder {params.polyorder}). Pass --window {max(window, 3)} or smaller "
+        "to choose it, or --smooth online"
+    )
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[start, stop)`` of each run of True values."""
     padded = np.concatenate([[False], mask, [False]])
@@ -151,17 +163,8 @@ def smooth_offline(
     conf: float | np.ndarray = 0.3,
     params: SavgolParams = SavgolParams(),
 ) -> list[np.ndarray]:
-    """Smoothed copies of every frame's keypoints; joints scoring below ``conf`` count as gaps. A clip shorter
-    than the window is smoothed with the window that fits it (:func:`fitted_window`), with a warning."""
-    if 0 < len(keypoints) < params.window:
-        window = fitted_window(params, len(keypoints))
-        used = f"a {window}-frame window is used" if window else "too short to smooth: keypoints kept"
-        warnings.warn(
-            f"offline smoothing: the clip has {len(keypoints)} frames, fewer than the Savitzky-Golay window "
-            f"of {params.window}; {used} (polyorder {params.polyorder}). Pass --window {max(window, 3)} or "
-            "smaller to choose it, or --smooth online",
-            stacklevel=2,
-        )
+    """Smoothed copies of every frame's keypoints; joints scoring below ``conf`` count as gaps (a clip
+    shorter than the window gets the window that fits it, :func:`fitted_window`; :func:`window_note`)."""
     out = [np.array(kp, np.float64, copy=True) for kp in keypoints]
     valid = [np.asarray(s) >= conf for s in keypoint_scores]
     for members in _tracks(track_ids).values():
