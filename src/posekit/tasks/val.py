@@ -125,7 +125,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     errors = error_breakdown(gt, results, dataset.schema, override)
     report.metrics["errors"] = errors.to_dict()
     write_report(report, run_dir)
-    atomic_write_json(run_dir / "predictions.json", results, indent=None)
+    traced = [{**row, "file": dataset.images[row["image_id"]].file_name} for row in results]  # COCO + file
+    atomic_write_json(run_dir / "predictions.json", traced, indent=None)
     console = Console()
     worst = None
     if cfg.worst > 0:
