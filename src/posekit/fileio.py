@@ -66,13 +66,12 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Non
     atomic_write_text(path, json_text(obj, indent) + "\n")
 
 
-def json_text(obj: Any, indent: int | None = None) -> str:
+def json_text(obj: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
     """``obj`` as strict JSON, which every parser reads (a browser's ``JSON.parse`` included): NaN and
     infinities become ``null`` (Python's ``json`` writes them as bare ``NaN``/``Infinity`` tokens, which are
-    not JSON); numpy values and paths become plain JSON types. Compact (one line) when ``indent`` is None."""
-    options: dict[str, Any] = {"indent": indent, "default": _json_default, "allow_nan": False}
-    if indent is None:
-        options["separators"] = (",", ":")
+    not JSON); numpy values and paths become plain JSON types. ``indent`` and ``separators`` as
+    ``json.dumps`` takes them."""
+    options = {"indent": indent, "separators": separators, "default": _json_default, "allow_nan": False}
     try:  # most objects hold no NaN: written at once, without the copy (seconds on a large results file)
         return json.dumps(obj, **options)
     except ValueError:

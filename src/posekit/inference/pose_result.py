@@ -142,4 +142,4 @@ class PoseResult:
         """:meth:`to_dict` as one line of JSON (``x, y, score, visible`` per keypoint) — one JSONL record."""
         from posekit.fileio import json_text
 
-        return json_text(self.to_dict())
+        return json_text(self.to_dict(), separators=(",", ":"))

@@ -72,7 +72,7 @@ class RunWriter:
                         record = result.to_dict()
                         if file_names:  # the drawn image (colliding names were renamed): maps them back
                             record["drawn"] = file_names[result.index]
-                        jsonl.write(json_text(record) + "\n")
+                        jsonl.write(json_text(record, separators=(",", ":")) + "\n")
                     if self.src.is_sequence:
                         raw = result.raw_keypoints if result.raw_keypoints is not None else result.keypoints
                         for key, value in zip(
