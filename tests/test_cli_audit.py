@@ -162,3 +162,18 @@ def test_audit_model_options_fail_clearly(in_tmp, run_cli, args, message) -> Non
     code, output = run_cli("audit", "sample", *args)
     assert code == 1 and message in output and "Traceback" not in output
     assert not (in_tmp / "runs").exists()
+
+
+def test_a_wrong_num_keypoints_is_a_finding_not_an_abort(in_tmp, sample_data, run_cli) -> None:
+    coco = json.loads((sample_data.parent / "val.json").read_text())
+    first = coco["annotations"][0]
+    labelled = sum(v > 0 for v in first["keypoints"][2::3])
+    first["num_keypoints"] = labelled + 3
+    (in_tmp / "val.json").write_text(json.dumps(coco))
+    images = sample_data.parent / "images" / "val"
+    code, output = run_cli("audit", in_tmp / "val.json", "--images", images, "--name", "counts")
+    assert code == 0, output
+    found = csv.DictReader((in_tmp / "runs/audit/counts/findings.csv").open())
+    rows = [r for r in found if r["kind"] == "num_keypoints"]
+    assert [(r["annotation_id"], r["joint"], r["score"]) for r in rows] == [(str(first["id"]), "", "12.0")]
+    assert f"num_keypoints is {labelled + 3} but {labelled} points are labelled" in " ".join(output.split())

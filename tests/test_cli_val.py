@@ -65,6 +65,7 @@ def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir
     predictions = json.loads((path.parent / "predictions.json").read_text())
     assert len(predictions) == metrics["counts"]["predictions"] <= 12
     assert {p["image_id"] for p in predictions} == {785, 40083, 196141, 197388}
+    assert {p["file"] for p in predictions if p["image_id"] == 785} == {"000000000785.jpg"}  # traceable
     assert all(len(p["keypoints"]) == 51 for p in predictions)
     assert (path.parent / "worst_people.jpg").is_file() and (path.parent / "per_keypoint.png").is_file()
 

@@ -75,7 +75,7 @@ def test_yaml_relative_to_its_folder_and_named_schema(shared_data: Path, tmp_pat
     [
         ("train: [unclosed\n", "invalid YAML at line 2"),
         ("- a\n- b\n", "must be a mapping"),
-        ("trian: a.json\n", "trian: Extra inputs are not permitted"),
+        ("trian: a.json\n", "line 1: unknown key 'trian'; did you mean 'train'?"),
         ("train: {images: x}\n", "train.json: Field required"),
         ("train: a.json\nschema: {preset: coco18}\n", "unknown preset 'coco18'"),
         ("schema: {preset: coco17}\n", "names no split"),
@@ -104,3 +104,29 @@ def test_sample_spec(monkeypatch: pytest.MonkeyPatch, sample_data: Path) -> None
     assert isinstance(config, DataConfig) and config.source == sample_data
     assert resolve_data(config) is config
     assert len(config.load_split("val").images) == 8
+
+
+def test_first_hour_yaml_mistakes_name_the_file_line_and_key(tmp_path: Path, shared_data: Path) -> None:
+    """A typo in a key, a wrong image folder and a schema that does not fit the data: one message each,
+    naming the YAML (once), its line and the key to fix."""
+    cases = {
+        "val: a.json\nvall: b.json\n": "line 2: unknown key 'vall'; did you mean 'val'?",
+        "val: {json: a.json, imags: x}\n": "line 1: unknown key 'imags' in `val:`; did you mean 'images'?",
+        "val: a.json\nschema: {presset: coco17}\n": "'presset' in `schema:`; did you mean 'preset'?",
+    }
+    for text, message in cases.items():
+        with pytest.raises(ConfigError, match=message) as caught:
+            resolve_data(_yaml(tmp_path, text))
+        text = str(caught.value)
+        assert text.count(str(tmp_path / "data.yaml")) == 1 and "Extra inputs" not in text
+    hand = shared_data / "onehand10k" / "test_onehand10k.json"
+    config = resolve_data(_yaml(tmp_path, f"val: {{json: {hand}, images: {tmp_path / 'nowhere'}}}\n"))
+    with pytest.raises(ConfigError, match=r"data.yaml, line 1: `val: images:` .*nowhere is not") as caught:
+        config.load_split("val")
+    assert "--images" not in str(caught.value)
+    config = resolve_data(_yaml(tmp_path, f"val: {hand}\nschema:\n  preset: coco17\n"))
+    with pytest.raises(ConfigError) as caught:
+        config.load_split("val")
+    assert str(caught.value).startswith(f"{tmp_path / 'data.yaml'}, line 2: `schema:` does not fit")
+    assert "(coco17) has 17 keypoints but" in str(caught.value)
+    assert "has 21 (wrist, thumb1, thumb2, ...)" in str(caught.value)

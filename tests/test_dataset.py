@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from posekit.datasets.coco_keypoints import load_coco
+from posekit.datasets.data_config import resolve_data
 from posekit.datasets.image_reader import read_image
 from posekit.errors import DataError
 from posekit.topdown.augment import AugmentConfig
@@ -298,3 +299,17 @@ def test_hand_sample(shared_data):
     dataset = TopDownDataset(data, sized(256, 256))
     item = dataset[0]
     assert item["heatmaps"].shape == (21, 64, 64) and item["pixel_values"].shape == (3, 256, 256)
+
+
+def test_an_input_aspect_that_contradicts_the_boxes_is_warned(tiny_sample: Path) -> None:
+    """192x256 (height x width: landscape) for upright people: swapping gives them 1.33x the pixels."""
+    upright = np.array([[0, 0, 40, 100], [10, 10, 38, 96], [5, 5, 44, 104]], np.float64)
+    advice = sized(192, 256).aspect_advice(upright)
+    assert advice is not None and "input 192x256 (height x width) is landscape" in advice
+    assert "the people 1.3x smaller than with --input-size 256x192" in advice
+    assert sized(256, 192).aspect_advice(upright) is None  # ViTPose's portrait input fits them
+    assert sized(256, 256).aspect_advice(upright) is None  # a square input fits every box
+    assert sized(256, 192).aspect_advice(upright[:, [0, 1, 3, 2]]) is not None  # lying animals
+    data = resolve_data(tiny_sample).load_split("train")
+    with pytest.warns(UserWarning, match="is landscape but the median box"):
+        TopDownDataset(data, sized(48, 64))

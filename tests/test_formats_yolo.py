@@ -257,3 +257,28 @@ def test_a_bad_yaml_field_is_named(tmp_path: Path, fields: dict, expected: str) 
     src = _write_yolo(tmp_path / "src", {"a.jpg": ""}, **fields)
     with pytest.raises(ConfigError, match=re.escape(expected)):
         resolve_data(src)
+
+
+def test_coco_yolo_coco_keeps_a_custom_skeleton_and_sigmas(tiny_sample: Path, tmp_path: Path) -> None:
+    """YOLO has no field for them: posekit keeps them in the YOLO YAML's `schema:` (Ultralytics ignores it)
+    and reads them back; nothing of the schema is listed as lost because nothing is."""
+    sample = yaml.safe_load(tiny_sample.read_text())
+    skeleton, sigmas = [[0, 1], [1, 3], [5, 6]], [0.05] * 17
+    data = tmp_path / "data.yaml"
+    data.write_text(
+        yaml.safe_dump(
+            {"path": str(tiny_sample.parent), "train": sample["train"], "val": sample["val"],
+             "schema": {"skeleton": skeleton, "sigmas": sigmas}}
+        )
+    )  # fmt: skip
+    report = convert(data, tmp_path / "yolo", "coco", "yolo")
+    assert not any("skeleton" in line or "sigmas" in line for line in report.lost)
+    assert any(note.startswith("skeleton and sigmas kept in `schema:`") for note in report.notes)
+    spec = yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())
+    assert spec["schema"] == {"skeleton": skeleton, "sigmas": sigmas}
+    back = convert(tmp_path / "yolo" / "data.yaml", tmp_path / "coco", "yolo", "coco")
+    assert "Lost: nothing" in str(back) and not back.lost
+    schema = resolve_data(tmp_path / "coco" / "data.yaml").load_split("train").schema
+    assert [list(p) for p in schema.skeleton] == skeleton and schema.sigmas == sigmas
+    category = json.loads(next((tmp_path / "coco").rglob("*train*.json")).read_text())["categories"][0]
+    assert category["skeleton"] == [[a + 1, b + 1] for a, b in skeleton]  # 1-based in the COCO file

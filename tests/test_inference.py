@@ -337,7 +337,8 @@ def test_cli_predict_writes_a_run_and_reports_errors(tiny_model_dir, tmp_path):
     assert "2 image(s)/frame(s), 2 person(s)" in result.output and str(run) in result.output
     precision = resolve_precision("auto", torch.device("cpu"))  # bf16 on AMX CPUs, else fp32
     assert f"precision: {precision}, flip test: True, boxes: full, det every: 1" in result.output
-    assert sorted(p.name for p in run.iterdir()) == ["000.jpg", "001.jpg", "predictions.json"]
+    written = ["000.jpg", "001.jpg", "predictions.json", "predictions.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == written
     assert {e["image_id"] for e in json.loads((run / "predictions.json").read_text())} == {0, 1}
     bad = CliRunner().invoke(app, [*args, "--conf", "0.3,elbow=0.5", "--project", str(tmp_path / "runs")])
     assert isinstance(bad.exception, ConfigError) and "elbow" in str(bad.exception)
@@ -358,7 +359,7 @@ def test_cli_predict_takes_a_config_file_and_flags_win(tiny_model_dir, tmp_path)
     assert result.exit_code == 0, result.output
     assert "flip test: True, boxes: full" in result.output  # --flip over the file's flip: false
     run = tmp_path / "runs" / "predict" / "fromyaml"
-    assert sorted(p.name for p in run.iterdir()) == ["predictions.json"]  # save: false from the file
+    assert sorted(p.name for p in run.iterdir()) == ["predictions.json", "predictions.jsonl"]  # save: false
     config.write_text("boxes: full\nconf: .nan\ndet_every: 0\n")
     bad = CliRunner().invoke(app, args)
     assert isinstance(bad.exception, ConfigError)

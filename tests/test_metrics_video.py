@@ -167,9 +167,30 @@ def test_bad_input_raises_one_clear_error() -> None:
         evaluate_video(gt, [results[0], results[0]])
     with pytest.raises(PosekitError, match="results row 0: image_id 99 is not among the ground truth images"):
         evaluate_video(gt, [{**results[0], "image_id": 99}])
-    del gt["annotations"][1]["bbox_head"]
-    with pytest.raises(DataError, match="ground truth annotation 2 has no 'bbox_head'"):
+    for ann in gt["annotations"]:
+        del ann["bbox_head"], ann["bbox"]
+    with pytest.raises(DataError, match="ground truth annotation 1 has neither 'bbox_head' nor 'bbox'"):
         evaluate_video(gt, results)
+
+
+def test_without_head_boxes_distances_are_measured_in_person_boxes() -> None:
+    """Predictions 4 px to the right: within half a head size (16.97 px) with bbox_head; without it on one
+    person, everyone's head size is 0.125 x the person box diagonal (0.125 x sqrt(20^2 + 50^2) = 6.73
+    px), 4 px is 0.59 of it: no joint matches, MOTA = 1 - (10 misses + 10 false positives) / 10 = -1."""
+    gt = _video({1: _walk(50, 6), 2: _walk(300, 6)}, 6)
+    shifted = [
+        {**row, "keypoints": [v + 4.0 if i % 3 == 0 else v for i, v in enumerate(row["keypoints"])]}
+        for row in _as_results(gt)
+    ]
+    with_heads = evaluate_video(gt, shifted)
+    assert with_heads["MOTA"] == 1.0
+    assert with_heads["normaliser"] == "head size: 0.6 x the diagonal of bbox_head"
+    del gt["annotations"][1]["bbox_head"]
+    boxes = evaluate_video(gt, shifted)
+    assert boxes["MOTA"] == -1.0 and boxes["per_joint"]["a"]["matches"] == 0
+    assert boxes["normaliser"].startswith("0.125 x the diagonal of the person's bbox")
+    assert "(1 of 12 labelled people have no bbox_head)" in boxes["normaliser"]
+    assert evaluate_video(gt, _as_results(gt))["MOTA"] == 1.0  # the ground truth itself still matches
 
 
 def test_synthetic_video_ground_truth_as_predictions(tmp_path: Path) -> None:

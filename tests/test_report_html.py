@@ -48,7 +48,11 @@ def test_val_page_is_self_contained_with_every_section(evaluated) -> None:
     assert _external_references(page) == [] and "<script" not in page
     assert page.count('<img class=chart alt="') == 4  # per keypoint, PR, AP fixed, error shares
     ap = report.metrics["coco"]["AP"]
-    assert f"<b>{100 * ap:.1f}</b>" in page  # the AP card
+    # one unit for AP: the cards, the tables and the charts show fractions 0-1 with three decimals
+    assert f"<b>{ap:.3f}</b>" in page and "AP, AR and PCK are fractions 0-1" in page
+    assert "OKS AP/AR, fractions 0-1" in page and "%)" not in page
+    weakest = report.keypoints[0]
+    assert f"<td>{weakest.pck:.3f}</td>" in page  # the per-keypoint table, as the chart labels its bars
     for label in ("jitter", "inversion", "swap", "miss", "<small>area 32²–96²</small>", "16-17 joints"):
         assert label in page
 

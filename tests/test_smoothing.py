@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.signal import savgol_filter
@@ -16,6 +18,7 @@ from posekit.inference.smoothing import (
     savgol_smooth,
     smooth_offline,
     smooth_online,
+    window_note,
 )
 
 FPS = 30.0
@@ -148,3 +151,19 @@ def test_bad_savgol_parameters_are_config_errors():
         SavgolParams(window=8)
     with pytest.raises(ConfigError, match="polyorder"):
         SavgolParams(window=5, polyorder=5)
+
+
+def test_a_window_longer_than_the_clip_is_fitted_to_it_and_said():
+    """9 frames asked on a 5-frame clip: the 5-frame window is used (as scipy computes it), and said."""
+    ids, noisy, scores, _, _ = noisy_walk(num_frames=5, num_people=1, k=2, speed=0.0)
+    said = r"5 frames, fewer than the Savitzky-Golay window of 9; a 5-frame window is used \(polyorder 2\)"
+    params = SavgolParams(window=9, polyorder=2)
+    assert re.search(said + r"\. Pass --window 5", window_note(params, 5))
+    assert window_note(params, 9) is None
+    smoothed = smooth_offline(ids, noisy, scores, 0.3, params)
+    np.testing.assert_allclose(np.stack(smoothed)[:, 0], savgol_filter(np.stack(noisy)[:, 0], 5, 2, axis=0))
+    still = [np.ones(len(i), dtype=bool)[:, None].repeat(2, 1) for i in ids]
+    assert (jitter(ids, smoothed, still) < jitter(ids, noisy, still)).all()  # still people: less jitter
+    assert re.search("2 frames, .* too short to smooth: keypoints kept", window_note(params, 2))
+    kept = smooth_offline(ids[:2], noisy[:2], scores[:2], 0.3, params)
+    np.testing.assert_array_equal(np.stack(kept), np.stack(noisy[:2]))

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from test_cli_val import _metrics_path
+from test_traceable_outputs import strict_json
 
 from posekit.metrics.video import evaluate_video
 from posekit.samples.sample_video import generate_video
@@ -91,3 +92,42 @@ def test_val_of_a_model_on_video_data_tracks_its_predictions(clip, tiny_model_di
     assert len(rows) == len(
         [a for a in json.loads(clip.read_text())["annotations"] if a["num_keypoints"] > 0]
     )
+
+
+def test_video_ground_truth_without_head_boxes_is_measured_in_person_boxes(clip, tmp_path, run_cli):
+    gt = json.loads(clip.read_text())
+    for ann in gt["annotations"]:
+        ann.pop("bbox_head", None)
+    headless = tmp_path / "headless.json"
+    headless.write_text(json.dumps(gt))
+    (tmp_path / "perfect.json").write_text(json.dumps(_ground_truth_results(gt)))
+    code, output = run_cli(
+        "val", "--data", headless, "--predictions", tmp_path / "perfect.json", "--project", tmp_path,
+        "--worst", "0",
+    )  # fmt: skip
+    assert code == 0, output
+    video = json.loads(_metrics_path(output).read_text())["video"]
+    assert video["MOTA"] == 1.0
+    assert video["normaliser"].startswith("0.125 x the diagonal of the person's bbox")
+    assert "person's bbox" in " ".join(output.split())
+
+
+def test_posetrack_sample_with_detections_says_why_there_are_no_video_metrics(
+    shared_data, tiny_model_dir, tmp_path, run_cli
+):
+    """The PoseTrack sample holds one labelled frame of each of 3 videos: nothing to track, said in one line
+    (it printed "0 frames, MOTA nan"); the COCO metrics are still computed."""
+    root = shared_data / "posetrack18"
+    data = tmp_path / "posetrack.yaml"
+    data.write_text(f"path: {root}\nval: {{json: annotations/test_posetrack18_val.json, images: .}}\n")
+    code, output = run_cli(
+        "val", "--model", tiny_model_dir, "--data", data, "--project", tmp_path, "--worst", "0",
+        "--boxes", root / "annotations" / "test_posetrack18_human_detections.json",
+    )  # fmt: skip
+    assert code == 0, output
+    metrics = json.loads(_metrics_path(output).read_text())
+    assert "none of the 3 video(s) has two or more frames" in metrics["video"]["skipped"]
+    assert "MOTA" not in metrics["video"] and metrics["coco"]["AP"] >= 0.0
+    assert "video metrics skipped" in output and "0 frames" not in output
+    for written in _metrics_path(output).parent.glob("*.json"):  # strict JSON: a NaN is written as null
+        strict_json(written.read_text())

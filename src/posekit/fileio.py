@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -68,7 +69,33 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
+    """``obj`` as strict JSON (:func:`json_text`) in ``path``, atomically."""
+    atomic_write_text(path, json_text(obj, indent) + "\n")
+
+
+def json_text(obj: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
+    """``obj`` as strict JSON, which every parser reads (a browser's ``JSON.parse`` included): NaN and
+    infinities become ``null`` (Python's ``json`` writes them as bare ``NaN``/``Infinity`` tokens, which are
+    not JSON); numpy values and paths become plain JSON types. ``indent`` and ``separators`` as
+    ``json.dumps`` takes them."""
+    options = {"indent": indent, "separators": separators, "default": _json_default, "allow_nan": False}
+    try:  # most objects hold no NaN: written at once, without the copy (seconds on a large results file)
+        return json.dumps(obj, **options)
+    except ValueError:
+        return json.dumps(_finite(obj), **options)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None (numpy arrays and scalars converted first)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (int, str)):
+        return _finite(obj.tolist())
+    return obj
 
 
 def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:

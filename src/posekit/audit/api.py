@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posekit.audit.data_checks import DATA_KINDS, data_findings
+from posekit.audit.data_checks import DATA_KINDS, count_findings, data_findings
 from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
 from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
@@ -117,7 +117,8 @@ def audit(
         written = json.loads(dataset.json_path.read_bytes())
         table = People.from_coco(written, schema.num_keypoints, (a.id for a in dataset.annotations))
         splits[label] = AuditedSplit(dataset, table, None if predict is None else predict(dataset, table))
-        found = data_findings(table, schema, min_score)
+        stated = {a.get("id"): a.get("num_keypoints") for a in written.get("annotations") or []}
+        found = data_findings(table, schema, min_score) + count_findings(table, stated)
         if splits[label].output is not None:
             found += model_findings(table, schema, splits[label].output, min_score)
         findings += [dataclasses.replace(f, split=label) for f in found]

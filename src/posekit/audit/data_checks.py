@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from posekit.datasets.schema import KeypointSchema
 from posekit.metrics.oks import oks
 
 #: The kinds these checks report.
-DATA_KINDS = ("visibility", "duplicate", "swap", "bone_length", "box_size", "outside_box")
+DATA_KINDS = ("visibility", "num_keypoints", "duplicate", "swap", "bone_length", "box_size", "outside_box")
 #: A person's size is fitted only from at least this many measured bones.
 MIN_BONES = 4
 #: Median-polish sweeps (converged to < 1e-3 in log length after three on COCO-like skeletons).
@@ -82,6 +83,23 @@ def visibility_findings(people: People, schema: KeypointSchema) -> list[Finding]
             ),
         ),
     ]  # fmt: skip
+
+
+def count_findings(people: People, stated: dict[int, Any]) -> list[Finding]:
+    """People whose ``num_keypoints`` (``stated``, by annotation id, as written) differs from their count of
+    labelled points (v > 0): each a finding with score SCORE_MAX (the loader uses the count of labels)."""
+    labelled = np.count_nonzero(people.keypoints[..., 2] > 0, axis=1)
+    found = []
+    for i, count in enumerate(labelled.tolist()):
+        value = stated.get(int(people.annotation_ids[i]))
+        if value is not None and value != count:
+            found.append(
+                people.finding(
+                    i, "", "num_keypoints", SCORE_MAX, f"num_keypoints is {value!r} but {count} points are "
+                    "labelled (v > 0)", f"set num_keypoints to {count}",
+                )  # fmt: skip
+            )
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- duplicates

@@ -26,7 +26,10 @@ from scipy.special import log_ndtr
 from posekit.fileio import atomic_write_json, atomic_write_text
 
 #: Finding kinds, in the order summaries list them (and ties in score sort).
-KINDS = ("visibility", "duplicate", "swap", "displaced", "missed", "bone_length", "outside_box", "box_size")
+KINDS = (
+    "visibility", "num_keypoints", "duplicate", "swap", "displaced", "missed", "bone_length", "outside_box",
+    "box_size",
+)  # fmt: skip
 #: The score of a certain defect; statistical scores are capped here (p = 1e-12).
 SCORE_MAX = 12.0
 #: Findings below this score are not reported: p = 1e-4 under each check's null model, so that chance

@@ -60,7 +60,9 @@ def predict_command(
     ] = None,
     save_json: Annotated[
         bool | None,
-        typer.Option("--save-json/--no-save-json", help="Write predictions.json (+ .jsonl for videos)."),
+        typer.Option(
+            "--save-json/--no-save-json", help="Write predictions.json and .jsonl (with each person's file)."
+        ),
     ] = None,
     track: Annotated[bool, typer.Option("--track", help="Track ids across video frames.")] = False,
     tracker: Annotated[

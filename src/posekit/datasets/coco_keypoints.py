@@ -178,13 +178,14 @@ class _Parser:
         field: str | None = None,
         image_id: Any = None,
         annotation_id: Any = None,
+        severity: str = "error",
     ) -> None:
         self.issues.append(
-            Issue("error", self.file, _id_or_none(image_id), _id_or_none(annotation_id), field, message, fix)
+            Issue(severity, self.file, _id_or_none(image_id), _id_or_none(annotation_id), field, message, fix)
         )
 
-    def warning(self, message: str, fix: str, field: str | None = None) -> None:
-        self.issues.append(Issue("warning", self.file, None, None, field, message, fix))
+    def warning(self, message: str, fix: str, field: str | None = None, **ids: Any) -> None:
+        self.error(message, fix, field, **ids, severity="warning")
 
     # ----------------------------------------------------------------------------- top level
     def run(self, schema: KeypointSchema | Mapping[str, Any] | None) -> KeypointAnnotations | None:
@@ -360,9 +361,14 @@ class _Parser:
             base = get_preset("wholebody133")
         if schema is None:
             return base
-        if isinstance(schema, KeypointSchema):
-            return schema
-        return base.override(**dict(schema))
+        given = schema if isinstance(schema, KeypointSchema) else base.override(**dict(schema))
+        if given.num_keypoints != count:
+            raise ConfigError(
+                f"the schema given ({given.name}) has {given.num_keypoints} keypoints but {self.file} has "
+                f"{count} ({', '.join(map(str, names[:3]))}{', ...' if len(names) > 3 else ''}); choose a "
+                f"schema of {count} keypoints, or leave it out to use the file's"
+            )
+        return given
 
     def _skeleton(self, skeleton: Any, count: int, where: str) -> list[list[int]]:
         if skeleton is None:
@@ -487,7 +493,7 @@ class _Parser:
         if self.images_arg is not None and not self.images_arg.is_dir():
             self.error(
                 f"the image folder {self.images_arg} does not exist",
-                "pass an existing folder to --images",
+                "pass an existing folder (--images, or the split's `images:` in a data YAML)",
                 field="images",
             )
             return
@@ -618,13 +624,14 @@ class _Parser:
         stated = ann.get("num_keypoints")
         body = int(np.count_nonzero(keypoints[:17, 2] > 0)) if self.wholebody else labelled
         if stated is not None and (not _is_int(stated) or int(stated) != body):
-            self.error(
-                f"num_keypoints is {stated!r} but {body} keypoints are labelled (v > 0)",
+            # a label inconsistency, not an unreadable person: posekit counts the labels itself (and
+            # `posekit audit` reports it among its findings)
+            self.warning(
+                f"num_keypoints is {stated!r} but {body} keypoints are labelled (v > 0); {body} is used",
                 f"set num_keypoints to {body} (COCO evaluation ignores people with num_keypoints 0)",
                 field="num_keypoints",
                 **ids,
             )
-            return None
         area = ann.get("area")
         area = float(area) if _is_number(area) and math.isfinite(area) and area > 0 else 0.0
         extra = {k: v for k, v in ann.items() if k not in _STANDARD_FIELDS}

@@ -17,7 +17,9 @@ A data YAML (paths relative to the YAML's folder, or to ``path:`` when given)::
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +108,27 @@ class DataConfig(BaseModel):
             raise ConfigError(
                 f"{self.source or 'the data config'} has no '{split}' split; add `{split}: ...`"
             )
-        dataset = load_coco(
-            spec.json_path,
-            spec.images,
-            self.schema_overrides(),
-            self.wholebody,
-            require_images=require_images,
-            outside_images=self.outside_images,
-        )
+        from_yaml = self.source is not None and self.source.suffix.lower() in (".yaml", ".yml")
+        if from_yaml and spec.images is not None and not spec.images.is_dir():
+            raise ConfigError(
+                f"{_where(self.source, split)}: `{split}: images:` {spec.images} is not a folder; set it to "
+                "the folder the JSON's file_name paths are relative to (relative to the YAML's folder or "
+                "`path:`)"
+            )
+        try:
+            schema = self.schema_overrides()
+            dataset = load_coco(
+                spec.json_path,
+                spec.images,
+                schema,
+                self.wholebody,
+                require_images=require_images,
+                outside_images=self.outside_images,
+            )
+        except ConfigError as error:  # the schema override is the only setting load_coco refuses
+            if not from_yaml or self.keypoint_schema is None:
+                raise
+            raise ConfigError(f"{_where(self.source, 'schema')}: `schema:` does not fit: {error}") from None
         issues = training_issues(dataset) if split == "train" else []
         if issues:
             raise DataError(format_issues(issues), issues)
@@ -170,6 +185,9 @@ def _config(path: Path, raw: Any = None) -> DataConfig:
     try:
         config = DataConfig.model_validate(raw)
     except ValidationError as error:
+        unknown = [e["loc"] for e in error.errors() if e["type"] == "extra_forbidden"]
+        if unknown:
+            raise ConfigError(_unknown_key(path, unknown[0])) from None
         raise ConfigError(
             f"{path}: {describe_validation_error(error)} (allowed keys: path, train, val, "
             "schema, wholebody, outside_images; a split is a .json path or {json: ..., images: ...})"
@@ -188,3 +206,34 @@ def _config(path: Path, raw: Any = None) -> DataConfig:
     return config.model_copy(
         update={"train": resolve(config.train), "val": resolve(config.val), "path": root, "source": path}
     )
+
+
+def _unknown_key(path: Path, loc: tuple[Any, ...]) -> str:
+    """The message for an unknown key of a data YAML (``loc``: its place, e.g. ``("vall",)``), with the
+    closest allowed key."""
+    *parents, key = (str(part) for part in loc)
+    model: type[BaseModel] = DataConfig
+    if parents:
+        model = SchemaConfig if parents[0] == "schema" else SplitConfig
+    allowed = [field.alias or name for name, field in model.model_fields.items() if name != "source"]
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    inside = f" in `{'.'.join(parents)}:`" if parents else ""
+    return (
+        f"{_where(path, key)}: unknown key '{key}'{inside}; {hint}allowed: {', '.join(allowed)}"
+        + ("" if parents else " (a split is a .json path or {json: ..., images: ...})")
+    )
+
+
+def _where(path: Path, key: str) -> str:
+    """``path`` with the line of the first ``key:`` in it (``data.yaml, line 3``), where it can be found
+    (block or flow style: ``val: {json: a.json, images: x}``)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return str(path)
+    pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*:")
+    for number, line in enumerate(lines, 1):
+        if pattern.search(line.split("#", 1)[0]):
+            return f"{path}, line {number}"
+    return str(path)

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from posekit.fileio import atomic_save, atomic_write_bytes, atomic_write_text
+from posekit.metrics.units import SCORE_UNIT, format_fraction
 
 if TYPE_CHECKING:
     from posekit.datasets.records import KeypointAnnotations
@@ -174,15 +175,17 @@ class RunLog:
             return
         self.val_predictions(val_data, metrics["results"])
         weakest = ", ".join(f"{r.name} {r.pck:.2f}" for r in metrics["keypoints"][:3])
-        table = Table(title=f"Validation, epoch {row['epoch']}/{epochs}", title_justify="left")
+        table = Table(
+            title=f"Validation, epoch {row['epoch']}/{epochs} ({SCORE_UNIT})", title_justify="left"
+        )
         for name in (*TABLE_METRICS, "weakest joints (PCK@0.1)", "best"):
             table.add_column(name, justify="right" if name in TABLE_METRICS else "left")
         best = (
             "[green]* new best[/]"
             if best_epoch == row["epoch"]
-            else (f"epoch {best_epoch} (AP {best_ap:.4f})")
+            else (f"epoch {best_epoch} (AP {format_fraction(best_ap)})")
         )
-        table.add_row(*(f"{row.get(m, float('nan')):.4f}" for m in TABLE_METRICS), weakest, best)
+        table.add_row(*(format_fraction(row.get(m)) for m in TABLE_METRICS), weakest, best)
         self.console.print(table)
 
     def finish(self, summary: dict[str, Any]) -> None:
@@ -197,9 +200,9 @@ class RunLog:
                 f"best weights were chosen; the last ones are in {escape(str(summary['last']))}"
             )
         elif summary["final_ap"] is not None:
-            best = f"Best AP {summary['best_ap']:.4f} at epoch {summary['best_epoch']}"
+            best = f"Best AP {format_fraction(summary['best_ap'])} at epoch {summary['best_epoch']}"
             self.print(f"{best} -> {escape(str(summary['best']))}")
-            self.print(f"[bold]Final AP {summary['final_ap']:.4f}[/]")
+            self.print(f"[bold]Final AP {format_fraction(summary['final_ap'])}[/] ({SCORE_UNIT})")
 
     def _write_jpg(self, name: str, image_rgb: np.ndarray) -> None:
         ok, data = cv2.imencode(
@@ -255,7 +258,7 @@ def _plot_results(rows: list[dict[str, Any]], path: Path) -> None:
         metric_ax.plot(
             [r["epoch"] for r in validated], [r.get(name) for r in validated], marker=".", label=name
         )
-    metric_ax.set(title="validation", xlabel="epoch", ylim=(0, 1))
+    metric_ax.set(title=f"validation ({SCORE_UNIT})", xlabel="epoch", ylim=(0, 1))
     metric_ax.legend(loc="lower right")
     for ax in (loss_ax, lr_ax, metric_ax):
         ax.grid(alpha=0.3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ class PoseResult:
     ``keypoint_scores`` are the heatmap maxima; ``visible`` marks the joints at or above their
     confidence threshold (the others are still reported, flagged invisible and not drawn).
     ``scores`` is the instance score: box score x mean keypoint score above 0.2 (the COCO protocol).
-    ``track_ids`` are ``-1`` when tracking is off (or the person is not yet tracked). With smoothing,
+    ``file`` and ``frame`` trace the result to its input: the image or video relative to the source given
+    (None for arrays) and the frame in it (0 for a still image); ``index`` counts frames across the whole
+    input. ``track_ids`` are ``-1`` when tracking is off (or the person is not yet tracked). With smoothing,
     ``keypoints`` are smoothed and ``raw_keypoints`` hold the model's output. ``latency``: seconds from a
     live source's capture of the frame to this result.
     """
@@ -40,6 +41,8 @@ class PoseResult:
     path: Path | None = None
     raw_keypoints: np.ndarray | None = None
     latency: float | None = None
+    file: str | None = None
+    frame: int = 0
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -90,7 +93,8 @@ class PoseResult:
         return path
 
     def to_coco(self, category_id: int = 1) -> list[dict[str, Any]]:
-        """COCO keypoint results (``[x, y, score] * K``, ``score``), ``bbox``, ``track_id`` when tracked."""
+        """COCO keypoint results (``[x, y, score] * K``, ``score``), ``bbox``, ``track_id`` when tracked, and
+        the ``file`` and ``frame`` they come from (extra fields, which COCO tools ignore)."""
         entries = to_coco_results(
             np.full(len(self), self.image_id), self.keypoints, self.keypoint_scores, self.scores, category_id
         )
@@ -98,6 +102,7 @@ class PoseResult:
             entry["bbox"] = [round(float(v), 2) for v in box]
             if track >= 0:
                 entry["track_id"] = int(track)
+            entry.update(file=self.file, frame=self.frame)
         return entries
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +130,8 @@ class PoseResult:
         height, width = self.size
         return {
             "image_id": self.image_id,
-            "frame": self.index,
+            "file": self.file,
+            "frame": self.frame,
             "name": self.name,
             "height": height,
             "width": width,
@@ -134,4 +140,6 @@ class PoseResult:
 
     def to_json(self) -> str:
         """:meth:`to_dict` as one line of JSON (``x, y, score, visible`` per keypoint) — one JSONL record."""
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        from posekit.fileio import json_text
+
+        return json_text(self.to_dict(), separators=(",", ":"))

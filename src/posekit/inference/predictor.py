@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ from posekit.inference.keyframes import Keyframes
 from posekit.inference.pipeline import LiveStats, StageTimes, latest_only, read_ahead
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.shard import split_source
-from posekit.inference.smoothing import OnlineSmoother, smooth_offline
+from posekit.inference.smoothing import OnlineSmoother, smooth_offline, window_note
 from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kind, make_tracker
 from posekit.settings import OneEuroParams, SavgolParams
@@ -453,6 +454,8 @@ class Predictor:
                     visible=keypoint_scores[part] >= thresholds,
                     track_ids=np.full(len(frame_boxes), -1, dtype=np.int64),
                     path=frame.path,
+                    file=frame.file,
+                    frame=frame.frame,
                 )
             )
         return results
@@ -501,6 +504,9 @@ class Predictor:
         for result in results:
             result.image = np.empty((*result.image.shape[:2], 0), np.uint8)  # drop pixels, keep the size
             kept.append(result)
+        note = window_note(params, len(kept))
+        if note is not None:
+            warnings.warn(note, stacklevel=2)
         with self.times("smooth", len(kept)):
             smoothed = smooth_offline(
                 [r.track_ids for r in kept], [r.keypoints for r in kept], [r.keypoint_scores for r in kept],

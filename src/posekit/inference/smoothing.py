@@ -100,13 +100,32 @@ def savgol_smooth(points: np.ndarray, valid: np.ndarray, params: SavgolParams = 
                 known[start + 1 : stop] = True
         series = np.stack([np.interp(frames, seen, points[seen, k, c]) for c in range(2)], axis=-1)
         for start, stop in _runs(known):
-            n = stop - start
-            window = min(params.window, n if n % 2 else n - 1)
-            if window > params.polyorder and window >= 3:
+            window = fitted_window(params, stop - start)
+            if window:
                 out[start:stop, k] = savgol_filter(series[start:stop], window, params.polyorder, axis=0)
             else:
                 out[start:stop, k] = series[start:stop]
     return out
+
+
+def fitted_window(params: SavgolParams, frames: int) -> int:
+    """The Savitzky-Golay window used on a run of ``frames``: ``params.window``, or the longest odd window
+    that fits; 0 when the run is too short for the filter (fewer than 3 frames or ``polyorder + 1``)."""
+    window = min(params.window, frames if frames % 2 else frames - 1)
+    return window if window > params.polyorder and window >= 3 else 0
+
+
+def window_note(params: SavgolParams, frames: int) -> str | None:
+    """What offline smoothing does to a clip of ``frames`` shorter than the window (None when it fits)."""
+    if not 0 < frames < params.window:
+        return None
+    window = fitted_window(params, frames)
+    used = f"a {window}-frame window is used" if window else "too short to smooth: keypoints kept"
+    return (
+        f"offline smoothing: the clip has {frames} frames, fewer than the Savitzky-Golay window of "
+        f"{params.window}; {used} (polyorder {params.polyorder}). Pass --window {max(window, 3)} or smaller "
+        "to choose it, or --smooth online"
+    )
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -144,7 +163,8 @@ def smooth_offline(
     conf: float | np.ndarray = 0.3,
     params: SavgolParams = SavgolParams(),
 ) -> list[np.ndarray]:
-    """Smoothed copies of every frame's keypoints; joints scoring below ``conf`` count as gaps."""
+    """Smoothed copies of every frame's keypoints; joints scoring below ``conf`` count as gaps (a clip
+    shorter than the window gets the window that fits it, :func:`fitted_window`; :func:`window_note`)."""
     out = [np.array(kp, np.float64, copy=True) for kp in keypoints]
     valid = [np.asarray(s) >= conf for s in keypoint_scores]
     for members in _tracks(track_ids).values():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import itertools
 import stat
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://"
 @dataclass
 class Frame:
     """One image or video frame: RGB uint8 pixels, a name for output files, and its COCO image id;
-    ``captured``: when a live source read it (``time.monotonic()``), for its latency."""
+    ``file``: the image or video it came from, relative to the source given (None for arrays), ``frame``:
+    its frame in that file (0 for still images); ``captured``: when a live source read it
+    (``time.monotonic()``), for its latency."""
 
     image: np.ndarray
     name: str
@@ -39,6 +42,8 @@ class Frame:
     #: ``image_id`` is the image's place in a folder or list, not a number read from its file name: boxes
     #: given by image id do not apply to it
     positional_id: bool = False
+    file: str | None = None
+    frame: int = 0
 
 
 class Source:
@@ -47,7 +52,8 @@ class Source:
     URLs by default) deliver frames in real time: the predictor drops the frames it has no time for.
 
     ``start``/``stop`` select the frames ``[start, stop)`` (see :meth:`select`); frames keep their index in
-    the whole input, so parts predicted apart (one per process) merge by index.
+    the whole input, so parts predicted apart (one per process) merge by index. ``root``: the folder the
+    items' :attr:`Frame.file` names are relative to (None: paths as given).
     """
 
     def __init__(
@@ -58,12 +64,14 @@ class Source:
         name: str = "source",
         start: int = 0,
         stop: int | None = None,
+        root: Path | None = None,
     ) -> None:
         self.kind = kind
         self.items = items
         self.fps = fps
         self.name = name
         self.start, self.stop = start, stop
+        self.root = root
         self.live = kind in ("webcam", "stream")
         #: images in the input, or a video's frames as its container says (None: live sources, iterators)
         self.num_frames: int | None = len(items) if kind == "images" else None
@@ -88,12 +96,23 @@ class Source:
             reader, self._reader = self._reader, None
             arrays = (reader or VideoReader(self.items[0])).frames(self.start, self.stop)
             stem = Path(str(self.items[0])).stem if self.kind == "video" else self.name
+        file = None if self.kind == "frames" else self.file(0)
         for index, image in zip(itertools.count(self.start), arrays, strict=False):
             if self.kind == "frames":
                 if self.stop is not None and index >= self.stop:
                     return
                 image = _check_array(image, index)
-            yield Frame(image, f"{stem}_{index:06d}", index, index)
+            yield Frame(image, f"{stem}_{index:06d}", index, index, file=file, frame=index)
+
+    def file(self, index: int) -> str | None:
+        """The ``index``-th item as the user named it: a path relative to :attr:`root` (the folder or the
+        glob's base given; the path as given otherwise), a webcam index or URL; None for arrays."""
+        item = self.items[index]
+        if isinstance(item, np.ndarray):
+            return None
+        if isinstance(item, Path) and self.root is not None and item.is_relative_to(self.root):
+            return item.relative_to(self.root).as_posix()
+        return item.as_posix() if isinstance(item, Path) else str(item)
 
     def select(self, start: int = 0, stop: int | None = None) -> Source:
         """The frames ``[start, stop)`` of this input (indices in the whole input); videos skip the frames
@@ -102,7 +121,7 @@ class Source:
             raise PosekitError(f"frame range [{start}, {stop}) is empty or negative")
         if self.kind == "frames":
             raise PosekitError("an iterator of frames can be read once only; select frames before making it")
-        return Source(self.kind, self.items, self.fps, self.name, start, stop)
+        return Source(self.kind, self.items, self.fps, self.name, start, stop, self.root)
 
     def reopen(self) -> Source:
         """A fresh source over the same frames (videos are read twice by offline smoothing)."""
@@ -121,7 +140,13 @@ class Source:
             else:
                 image = read_image(Path(item))
                 yield Frame(
-                    image, item_name(item, index), index, image_id, Path(item), positional_id=positional
+                    image,
+                    item_name(item, index),
+                    index,
+                    image_id,
+                    Path(item),
+                    positional_id=positional,
+                    file=self.file(index),
                 )
 
 
@@ -159,22 +184,35 @@ def resolve_source(source: SourceLike) -> Source:
         files = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if _is_image(Path(p)))
         if not files:
             raise PosekitError(f"the glob {text!r} matches no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
-        return Source("images", files, name=Path(text).parent.name or "images")
+        return Source("images", files, name=Path(text).parent.name or "images", root=_glob_base(path))
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if _is_image(p))
+        videos = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
         if not files:
-            videos = sorted(p.name for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
             hint = f"; it holds videos ({', '.join(videos[:3])}): pass one of them" if videos else ""
             raise PosekitError(f"folder {path} holds no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...){hint}")
-        return Source("images", files, name=path.name)
+        if videos:
+            listed = ", ".join(videos[:3]) + (f" and {len(videos) - 3} more" if len(videos) > 3 else "")
+            warnings.warn(
+                f"folder {path} holds {len(files)} image(s) and {len(videos)} video(s) ({listed}): the "
+                "images are predicted, the videos are not; pass each video as its own --source",
+                stacklevel=2,
+            )
+        return Source("images", files, name=path.name, root=path)
     if not path.exists():
         raise PosekitError(
             f"source {text} does not exist; pass an image, a folder, a glob ('dir/*.jpg'), a video "
             f"({', '.join(VIDEO_SUFFIXES[:3])}, ...) or a webcam index (0)"
         )
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return Source("video", [path], name=path.stem)
-    return Source("images", [_image_file(path)], name=path.stem)
+        return Source("video", [path], name=path.stem, root=path.parent)
+    return Source("images", [_image_file(path)], name=path.stem, root=path.parent)
+
+
+def _glob_base(pattern: Path) -> Path:
+    """The folder a glob pattern searches from: its parts before the first one with a wildcard."""
+    parts = list(itertools.takewhile(lambda part: not any(c in part for c in "*?["), pattern.parts))
+    return Path(*parts) if parts else Path(".")
 
 
 def _is_image(path: Path) -> bool:

@@ -1,5 +1,6 @@
-"""Write a prediction run: drawn images or an mp4 (source fps and size), ``predictions.json`` (COCO results),
-``predictions.jsonl`` (one line per video frame) and, for tracked videos, ``jitter.json``."""
+"""Write a prediction run: drawn images or an mp4 (source fps and size), ``predictions.json`` (COCO results,
+each with its source ``file`` and ``frame``), ``predictions.jsonl`` (one line per image or video frame:
+source file, frame, drawn image, keypoints by name) and, for tracked videos, ``jitter.json``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from posekit.distributed import Shard
-from posekit.fileio import atomic_path, atomic_write_json
+from posekit.fileio import atomic_path, atomic_write_json, json_text
 from posekit.inference.pose_result import PoseResult
 from posekit.inference.smoothing import jitter_report
 from posekit.inference.sources import Source, item_name
@@ -64,12 +65,14 @@ class RunWriter:
                         result.save(self.save_dir / file_names[result.index])
                     if self.save_json:
                         coco.extend(result.to_coco())
-                        if self.src.is_sequence:
-                            if jsonl is None:
-                                part = self.shard.part(jsonl_path)
-                                jsonl = stack.enter_context(atomic_path(part)).open("w", encoding="utf-8")
-                                stack.callback(jsonl.close)
-                            jsonl.write(result.to_json() + "\n")
+                        if jsonl is None:
+                            part = self.shard.part(jsonl_path)
+                            jsonl = stack.enter_context(atomic_path(part)).open("w", encoding="utf-8")
+                            stack.callback(jsonl.close)
+                        record = result.to_dict()
+                        if file_names:  # the drawn image (colliding names were renamed): maps them back
+                            record["drawn"] = file_names[result.index]
+                        jsonl.write(json_text(record, separators=(",", ":")) + "\n")
                     if self.src.is_sequence:
                         raw = result.raw_keypoints if result.raw_keypoints is not None else result.keypoints
                         for key, value in zip(
@@ -86,7 +89,7 @@ class RunWriter:
             parts = self.shard.gather(coco, path)
             if parts is not None:
                 atomic_write_json(path, [row for part in parts for row in part], indent=None)
-        if self.src.is_sequence and self.save_json:
+        if self.save_json:
             self.shard.merge(jsonl_path, _concatenate_files)
         if self.src.is_sequence and self.save_media:
             self.shard.merge(video_path, lambda parts, tmp: _concatenate_videos(parts, tmp, self.src.fps))

@@ -17,7 +17,9 @@ Input: a COCO keypoint ground truth with PoseTrack fields (annotations with ``tr
   dropped, and so are the people left without joints;
 - per joint and frame, the GT people and the predictions having that joint go to one
   ``motmetrics.MOTAccumulator`` per joint and video, with distance = pixel distance / head size (0.6 x
-  the diagonal of the GT ``bbox_head``) where it is <= ``threshold`` (0.5) and no match (NaN) beyond;
+  the diagonal of the GT ``bbox_head``) where it is <= ``threshold`` (0.5) and no match (NaN) beyond
+  (ground truth without ``bbox_head`` on every labelled person: :data:`BOX_HEAD_FACTOR` x the diagonal of
+  each person's ``bbox`` for everyone instead, named in the result's ``normaliser``);
   motmetrics keeps last frame's pairs where still allowed, assigns the rest by min-cost matching and
   counts misses, false positives, matches and ID switches (a GT track matched to another prediction
   track than at its last match);
@@ -61,13 +63,16 @@ import cv2
 import numpy as np
 
 from posekit.errors import DataError, PosekitError
-from posekit.metrics.pck import head_size_from_boxes
+from posekit.metrics.pck import HEAD_BOX_FACTOR, box_diagonal
 
 #: PoseTrack's PCKh threshold: a joint matches within half a head size (poseval's ``distThresh``).
 PCKH_THRESHOLD = 0.5
 #: For IDF1 and jitter, a prediction is a candidate for a GT person when it has at least this share of
 #: the person's labelled joints within the PCKh threshold.
 PERSON_MATCH = 0.5
+#: Without head boxes, the head size is this share of the person box diagonal: the median of 0.6 x head
+#: box diagonal / person box diagonal over the labelled people of PoseTrack18's val sample is 0.128.
+BOX_HEAD_FACTOR = 0.125
 _MOT_COUNTS = ("num_misses", "num_switches", "num_false_positives", "num_objects", "num_detections")
 
 
@@ -101,14 +106,15 @@ def evaluate_video(
     ``track_id``. Returns ``MOTA``, ``MOTP``, ``precision``, ``recall``, ``id_switches``, ``IDF1``,
     ``IDP``, ``IDR``, ``jitter`` (px/frame^2), ``jitter_count`` (triples averaged), ``per_joint``
     (name -> the same per joint plus ``misses``, ``false_positives``, ``gt_joints``, ``matches``),
-    ``num_videos``, ``num_frames`` (frames of the MOT evaluation) and ``threshold``. Raises
+    ``num_videos``, ``num_frames`` (frames of the MOT evaluation), ``threshold`` and ``normaliser`` (what
+    the distances are divided by: the head size, or a share of the person box without ``bbox_head``). Raises
     :class:`~posekit.errors.DataError` for ground truth and :class:`~posekit.errors.PosekitError` for
     results that cannot be evaluated.
     """
     import motmetrics  # pandas-based: imported when used
 
     names = _keypoint_names(gt)
-    videos = _read(gt, results, len(names), keypoint_threshold)
+    videos, normaliser = _read(gt, results, len(names), keypoint_threshold)
     labelled = np.zeros(len(names), dtype=bool)
     for frames in videos.values():
         for frame in frames:
@@ -151,6 +157,7 @@ def evaluate_video(
         "num_videos": len(videos),
         "num_frames": num_frames,
         "threshold": threshold,
+        "normaliser": normaliser,
     }
 
 
@@ -167,8 +174,9 @@ def _read(
     results: Sequence[Mapping[str, Any]],
     num_joints: int,
     keypoint_threshold: float | None,
-) -> dict[Hashable, list[_Frame]]:
-    """Each video's frames in order, with their GT people and predictions (ignore regions applied)."""
+) -> tuple[dict[Hashable, list[_Frame]], str]:
+    """Each video's frames in order, with their GT people and predictions (ignore regions applied), and
+    the normaliser of the distances (module doc)."""
     images = list(gt.get("images") or [])
     order = sorted(
         range(len(images)), key=lambda i: (str(images[i].get("vid_id", "")), images[i].get("frame_id", i))
@@ -181,21 +189,31 @@ def _read(
         frame = _Frame(len(frames), bool(image.get("is_labeled", True)), False)
         frames.append(frame)
         frame_of[image["id"]] = frame
-    for ann in gt.get("annotations") or []:
-        if ann.get("iscrowd"):
-            continue
+    people = [ann for ann in gt.get("annotations") or [] if not ann.get("iscrowd")]
+    located = [
+        (ann, *_locate(ann, frame_of, num_joints, f"ground truth annotation {ann.get('id')}", DataError))
+        for ann in people
+    ]
+    labelled = [ann for ann, _, xyv, present in located if (present & (xyv[:, 2] > 0)).any()]
+    headless = sum(not _is_box(ann.get("bbox_head")) for ann in labelled)
+    key, factor = ("bbox_head", HEAD_BOX_FACTOR) if not headless else ("bbox", BOX_HEAD_FACTOR)
+    normaliser = (
+        f"head size: {HEAD_BOX_FACTOR:g} x the diagonal of bbox_head"
+        if not headless
+        else f"{BOX_HEAD_FACTOR:g} x the diagonal of the person's bbox, for a head size ({headless} of "
+        f"{len(labelled)} labelled people have no bbox_head)"
+    )
+    for ann, frame, xyv, present in located:
         where = f"ground truth annotation {ann.get('id')}"
-        frame, xyv, present = _locate(ann, frame_of, num_joints, where, DataError)
         present &= xyv[:, 2] > 0
         head = float("nan")
         if present.any():
-            box = ann.get("bbox_head")
-            if not (isinstance(box, Sequence) and len(box) == 4):
+            box = ann.get(key)
+            if not _is_box(box):
                 raise DataError(
-                    f"{where} has no 'bbox_head' [x, y, w, h]; PoseTrack metrics measure distances in head "
-                    "sizes (0.6 x the head box diagonal)"
+                    f"{where} has neither 'bbox_head' nor 'bbox' [x, y, w, h] to measure distances in"
                 )
-            head = float(head_size_from_boxes(np.array([box], np.float64))[0])
+            head = factor * float(box_diagonal(np.array([box], np.float64))[0])
         _add(frame.gt, _Person(ann["track_id"], xyv[:, :2], present, head), where, DataError)
         frame.has_gt = True
     for index, row in enumerate(results):
@@ -210,7 +228,11 @@ def _read(
             frame = frame_of[image["id"]]
             frame.gt = _outside_regions(frame.gt, polygons)
             frame.pred = _outside_regions(frame.pred, polygons)
-    return videos
+    return videos, normaliser
+
+
+def _is_box(box: Any) -> bool:
+    return isinstance(box, Sequence) and len(box) == 4
 
 
 def _locate(

@@ -10,7 +10,6 @@ plus ``posekit.json`` with the keypoint schema, the processor's other settings a
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from transformers.initialization import no_init_weights
 
 from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, ModelError
-from posekit.fileio import atomic_save
+from posekit.fileio import atomic_save, json_text
 from posekit.models.droppath import set_drop_path
 from posekit.models.presets import DEFAULT_INPUT_SIZE, PRESETS, recipe_for
 from posekit.models.weights import METADATA_FILE, load_weights, read_checkpoint
@@ -155,7 +154,7 @@ class PoseModel(nn.Module):
         def write(tmp: Path) -> None:
             self.net.save_pretrained(tmp)
             self.processor.save_pretrained(tmp)
-            (tmp / METADATA_FILE).write_text(json.dumps(self.metadata(), indent=2) + "\n")
+            (tmp / METADATA_FILE).write_text(json_text(self.metadata(), indent=2) + "\n")
 
         atomic_save(directory, write)
         return directory

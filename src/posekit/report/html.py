@@ -22,7 +22,8 @@ from posekit.fileio import atomic_write_text
 from posekit.metrics.coco_eval import COCO_STAT_NAMES
 from posekit.metrics.error_types import ERROR_TYPES, LABELS, ErrorBreakdown, GroupResult
 from posekit.metrics.keypoint_metrics import CONFIDENCE_NOTE, EvaluationReport
-from posekit.report.console import format_number, format_percent
+from posekit.metrics.units import SCORE_UNIT, format_fraction
+from posekit.report.console import format_number
 from posekit.report.files import MAX_PLOTTED_KEYPOINTS, per_keypoint_chart, pr_chart
 from posekit.viz.plots import ap_fixed_figure, label_shares_figure, svg_text
 
@@ -100,41 +101,41 @@ def _evaluation_facts(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def _evaluation_sections(report: EvaluationReport) -> list[tuple[str, str, str]]:
     mt = report.metrics
     coco = mt["coco"]
-    cards = [(name, format_percent(coco[name])) for name in ("AP", "AP50", "AP75", "AR")]
+    cards = [(name, format_fraction(coco[name])) for name in ("AP", "AP50", "AP75", "AR")]
     cards += [
-        ("PCK@0.1", format_percent(mt["pck"].get("PCK@0.1"))),
+        ("PCK@0.1", format_fraction(mt["pck"].get("PCK@0.1"))),
         ("mean OKS", format_number(mt["mean_oks"])),
     ]
     summary = "<div class=cards>" + "".join(
         f"<div class=card><span>{_e(k)}</span><b>{_e(v)}</b></div>" for k, v in cards
     )
-    summary += "</div>"
-    stats = _table(COCO_STAT_NAMES, [[format_percent(coco[n]) for n in COCO_STAT_NAMES]], numeric=True)
+    summary += f"</div><p class=note>AP, AR and PCK are {SCORE_UNIT} throughout this report.</p>"
+    stats = _table(COCO_STAT_NAMES, [[format_fraction(coco[n]) for n in COCO_STAT_NAMES]], numeric=True)
     notes = "".join(f"<p class=note>{_e(note)}</p>" for note in mt["coco_notes"])
     loc_rows = [
-        [f"PCK@{t:g}", format_percent(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"]]
+        [f"PCK@{t:g}", format_fraction(mt["pck"][f"PCK@{t:g}"]), mt["pck"]["normaliser"]]
         for t in mt["pck"]["thresholds"]
     ]
     if mt["pckh"].get("value") is not None:
         loc_rows.append(
             [
                 f"PCKh@{mt['pckh']['threshold']:g}",
-                format_percent(mt["pckh"]["value"]),
+                format_fraction(mt["pckh"]["value"]),
                 mt["pckh"]["normaliser"],
             ]
         )
     loc_rows += [
-        ["AUC", format_percent(mt["auc"]["value"]), mt["auc"]["normaliser"]],
+        ["AUC", format_fraction(mt["auc"]["value"]), mt["auc"]["normaliser"]],
         ["EPE", format_number(mt["epe"]["value"], " px"), "-"],
         ["NME", format_number(mt["nme"]["value"]), mt["nme"]["normaliser"]],
         ["mean OKS", format_number(mt["mean_oks"]), "missed people count 0"],
     ]
     metrics_html = (
         summary
-        + "<h3>COCO keypoints (OKS AP/AR, %)</h3>"
+        + f"<h3>COCO keypoints (OKS AP/AR, {SCORE_UNIT})</h3>"
         + stats
         + notes
-        + "<h3>Localisation of the matched people</h3>"
+        + f"<h3>Localisation of the matched people (PCK, AUC: {SCORE_UNIT})</h3>"
         + _table(["metric", "value", "normalised by"], loc_rows)
         + f"<p class=note>{_e(CONFIDENCE_NOTE)}</p>"
     )
@@ -142,8 +143,8 @@ def _evaluation_sections(report: EvaluationReport) -> list[tuple[str, str, str]]
         [
             str(i),
             r.name,
-            format_percent(r.ap),
-            format_percent(r.pck),
+            format_fraction(r.ap),
+            format_fraction(r.pck),
             format_number(r.oks_term),
             str(r.labelled),
         ]
@@ -168,19 +169,19 @@ def _error_sections(errors: ErrorBreakdown) -> list[tuple[str, str, str]]:
     counts = errors.counts
     total = counts.sum(axis=0)
     joints = int(total.sum())
-    rows = [["good", str(int(total[0])), _share(total[0], joints), format_percent(errors.ap), "-"]]
+    rows = [["good", str(int(total[0])), _share(total[0], joints), format_fraction(errors.ap), "-"]]
     for t in ERROR_TYPES:
         i = LABELS.index(t)
         fixed = errors.ap_fixed[t]
         rows.append(
-            [t, str(int(total[i])), _share(total[i], joints), format_percent(fixed), _gain(fixed, errors.ap)]
+            [t, str(int(total[i])), _share(total[i], joints), format_fraction(fixed), _gain(fixed, errors.ap)]
         )
     rows.append(
         [
             "all four",
             str(joints - int(total[0])),
             _share(joints - total[0], joints),
-            format_percent(errors.ap_fixed["all"]),
+            format_fraction(errors.ap_fixed["all"]),
             _gain(errors.ap_fixed["all"], errors.ap),
         ]
     )
@@ -307,18 +308,18 @@ def _table(
 
 
 def _bar(value: float) -> str:
-    """A percentage with a bar under it (empty where undefined)."""
+    """A fraction with a bar under it (empty where undefined)."""
     if not np.isfinite(value):
         return "-"
-    return f'{format_percent(value)}<span class=bar style="--v:{max(value, 0.0):.4f}"></span>'
+    return f'{format_fraction(value)}<span class=bar style="--v:{max(value, 0.0):.4f}"></span>'
 
 
 def _share(count: float, total: int) -> str:
-    return format_percent(float(count) / total) if total else "-"
+    return format_fraction(float(count) / total) if total else "-"
 
 
 def _gain(fixed: float, ap: float) -> str:
-    return f"+{100 * (fixed - ap):.1f}" if fixed >= 0 and ap >= 0 else "-"
+    return f"+{fixed - ap:.3f}" if fixed >= 0 and ap >= 0 else "-"
 
 
 def _e(value: Any) -> str:

@@ -29,15 +29,16 @@ from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json
 from posekit.metrics.error_types import error_breakdown
 from posekit.metrics.keypoint_metrics import evaluate_predictions
-from posekit.report.console import print_report
+from posekit.metrics.units import SCORE_UNIT, format_fraction
+from posekit.report.console import format_number, print_report
 from posekit.report.files import write_report
 from posekit.report.html import write_html_report
 from posekit.report.worst_people import save_worst_people
 from posekit.runs import new_run_dir
 from posekit.settings import ValConfig, build_settings, flip_test
 
-#: The video metrics printed (all of evaluate_video's are written to metrics.json).
-VIDEO_KEYS = ("MOTA", "MOTP", "id_switches", "IDF1", "jitter")
+#: The video metrics printed as fractions (all of evaluate_video's are written to metrics.json).
+VIDEO_KEYS = ("MOTA", "MOTP", "IDF1")
 
 
 def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
@@ -124,7 +125,8 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     errors = error_breakdown(gt, results, dataset.schema, override)
     report.metrics["errors"] = errors.to_dict()
     write_report(report, run_dir)
-    atomic_write_json(run_dir / "predictions.json", results, indent=None)
+    traced = [{**row, "file": dataset.images[row["image_id"]].file_name} for row in results]  # COCO + file
+    atomic_write_json(run_dir / "predictions.json", traced, indent=None)
     console = Console()
     worst = None
     if cfg.worst > 0:
@@ -180,7 +182,8 @@ class _OnnxModel(torch.nn.Module):
 def _video_metrics(
     dataset: KeypointAnnotations, results: list[dict[str, Any]], track: bool, conf: float
 ) -> dict[str, Any]:
-    """evaluate_video's metrics of ``results`` (tracked here first when they come from a model)."""
+    """evaluate_video's metrics of ``results`` (tracked here first when they come from a model), or
+    ``{"skipped": why}`` where the ground truth does not allow them (the rest of val goes on)."""
     from posekit.metrics.video import evaluate_video
 
     if track:
@@ -191,7 +194,16 @@ def _video_metrics(
     else:
         source = "track_id of the predictions file"
     # joints below the confidence threshold are not predictions (PoseTrack submissions leave them out)
-    metrics = evaluate_video(_video_ground_truth(dataset), results, keypoint_threshold=conf)
+    try:
+        metrics = evaluate_video(_video_ground_truth(dataset), results, keypoint_threshold=conf)
+    except PosekitError as error:
+        return {"skipped": str(error)}
+    if metrics["num_frames"] == 0:
+        return {
+            "skipped": f"none of the {metrics['num_videos']} video(s) has two or more frames with labelled "
+            "people (PoseTrack's MOT evaluation leaves each video's last such frame out): there is nothing "
+            "to track"
+        }
     return {**metrics, "track_ids": source, "keypoint_threshold": conf}
 
 
@@ -246,8 +258,13 @@ def _print_video(video: dict[str, Any] | None, console: Console) -> None:
     if "skipped" in video:
         console.print(f"[yellow]note:[/] video metrics skipped: {video['skipped']}")
         return
-    values = ", ".join(f"{key} {video[key]:.4g}" for key in VIDEO_KEYS)
-    console.print(f"Video ({video['num_videos']} video(s), {video['num_frames']} frames): {values}")
+    values = ", ".join(f"{key} {format_fraction(video[key])}" for key in VIDEO_KEYS)
+    console.print(
+        f"Video ({video['num_videos']} video(s), {video['num_frames']} frames; distances in "
+        f"{video['normaliser']}): {values} ({SCORE_UNIT}), id_switches {video['id_switches']}, jitter "
+        f"{format_number(video['jitter'], ' px/frame^2')}",
+        highlight=False,
+    )
 
 
 def _run_info(

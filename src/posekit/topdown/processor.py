@@ -61,6 +61,11 @@ class TopDownMeta:
         return len(self.centers)
 
 
+#: :meth:`TopDownProcessor.aspect_advice` warns when swapping the input's height and width would show the
+#: people at least this much larger.
+SWAP_GAIN = 1.25
+
+
 class TopDownProcessor(BaseModel):
     """Pre- and post-processing of a top-down keypoint model (sizes are (height, width))."""
 
@@ -99,6 +104,26 @@ class TopDownProcessor(BaseModel):
     def aspect_ratio(self) -> float:
         """Width / height of the model input."""
         return self.input_size[1] / self.input_size[0]
+
+    def aspect_advice(self, boxes: np.ndarray) -> str | None:
+        """A warning when the input's aspect contradicts the boxes' (xywh, (N, 4)): when the input with height
+        and width swapped would show the median box at least :data:`SWAP_GAIN` times larger (``192x256``,
+        landscape, for upright people); None when it fits."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0)]
+        if not len(boxes):
+            return None
+        width, height = np.median(boxes[:, 2]), np.median(boxes[:, 3])
+        h, w = self.input_size
+        gain = min(h / width, w / height) / min(w / width, h / height)  # pixels per box pixel, swapped / now
+        if gain < SWAP_GAIN:
+            return None
+        shape = "landscape" if w > h else "portrait"
+        return (
+            f"the model input {h}x{w} (height x width) is {shape} but the median box is {width:.0f}x"
+            f"{height:.0f} px (width x height): the crops are mostly padding and the people {gain:.1f}x "
+            f"smaller than with --input-size {w}x{h}, which fits these boxes"
+        )
 
     # ------------------------------------------------------------------ geometry
     def box_center_scale(

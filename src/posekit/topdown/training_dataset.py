@@ -4,6 +4,7 @@ target and normalisation comes from the model's :class:`~posekit.topdown.process
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,9 @@ class TopDownDataset(Dataset):
         self.epoch = 0
         self.skipped: dict[str, int] = {}
         self.people = self._from_boxes(boxes) if boxes is not None else self._from_annotations()
+        advice = self.processor.aspect_advice(np.array([p.bbox for p in self.people]))
+        if advice is not None:
+            warnings.warn(advice, stacklevel=2)
         self._cache: tuple[Path, np.ndarray] | None = None  # last image read (items come sorted by image)
 
     # ------------------------------------------------------------------ building the item list

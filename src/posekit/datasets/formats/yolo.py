@@ -21,7 +21,9 @@ Ultralytics rejects the label file. Duplicate rows are dropped, as Ultralytics d
 
 Keypoint names: ``kpt_names`` when given; COCO-17 when K is 17 and ``flip_idx`` is COCO's; else
 ``kp0 ... kp{K-1}`` with the flip pairs of ``flip_idx`` (written to the data YAML's ``schema:``). A
-``schema:`` mapping in the YOLO YAML (ignored by Ultralytics) is passed to posekit as in its own YAMLs.
+``schema:`` mapping in the YOLO YAML (ignored by Ultralytics) is passed to posekit as in its own YAMLs; its
+``skeleton`` (0-based pairs) becomes the COCO category's. posekit writes there what YOLO has no field for:
+the skeleton and the OKS sigmas, where the keypoint names alone would not give them back.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ logger = logging.getLogger(__name__)
 #: Image suffixes Ultralytics reads (``IMG_FORMATS`` in ``ultralytics/data/utils.py``).
 IMAGE_SUFFIXES = frozenset({"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"})
 #: Bump when the conversion changes, so that copies cached for ``--data their.yaml`` are made again.
-_VERSION = "yolo-coco-1"
+_VERSION = "yolo-coco-2"
 _TOLERANCE = 0.01  # Ultralytics accepts normalised values in [-0.01, 1.01]
 _SPLITS = ("train", "val")
 _CROWD = "crowd region(s): YOLO has no crowd flag (Ultralytics' converter drops them too)"
@@ -254,12 +256,25 @@ def keypoint_layout(spec: YoloSpec) -> tuple[list[str], list[tuple[int, int]], d
             + (", flip pairs from flip_idx" if pairs else "")
             + " (name them with `kpt_names: {0: [...]}` in the YAML)"
         )
+    given = dict(spec.schema or {})  # its skeleton stays there too: a preset's names bring the preset's
     skeleton = list(coco.skeleton) if names == list(coco.names) else []
+    if "skeleton" in given:
+        skeleton = _skeleton(given["skeleton"], k, str(spec.yaml_path))
     schema: dict[str, Any] = {}
     if spec.flip_idx is not None and set(map(tuple, infer_flip_pairs(names))) != set(pairs):
         schema["flip_pairs"] = [list(p) for p in pairs]
-    schema.update(spec.schema or {})
+    schema.update(given)
     return names, skeleton, schema or None, note
+
+
+def _skeleton(value: Any, k: int, where: str) -> list[tuple[int, int]]:
+    """``schema: skeleton:`` of a YOLO YAML: pairs of 0-based keypoint indices."""
+    pairs = value if isinstance(value, list) else [None]
+    if not all(
+        isinstance(p, list) and len(p) == 2 and all(_is_int(i) and 0 <= i < k for i in p) for p in pairs
+    ):
+        raise ConfigError(f"{where}: `schema: skeleton:` must list pairs of keypoint indices 0..{k - 1}")
+    return [(int(a), int(b)) for a, b in pairs]
 
 
 def to_coco(spec: YoloSpec) -> CocoConversion:
@@ -474,14 +489,32 @@ def write_yolo(
         "names": names,
         "kpt_names": {index: list(schema.names) for index in names},
     }
+    kept = _not_in_names(schema)
+    if kept:
+        config["schema"] = kept
     header = (
         "# Ultralytics YOLO pose data written by `posekit convert` (no `path:`: the root is this folder)\n"
     )
     text = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=110)
     atomic_write_text(out / "data.yaml", header + text)
-    lost = _lost(schema, tally, kpt_dims)
+    lost = _lost(tally, kpt_dims)
     notes = ["keypoint names kept in `kpt_names` (newer Ultralytics versions read it, as posekit does)"]
+    if kept:
+        what = " and ".join(kept)
+        notes.append(f"{what} kept in `schema:` (posekit reads it back; Ultralytics ignores it)")
     return counts, lost, notes + tally.lines()
+
+
+def _not_in_names(schema: KeypointSchema) -> dict[str, Any]:
+    """The skeleton and OKS sigmas of ``schema`` where its keypoint names alone would not give them back
+    (a preset's come back with its names), for the YOLO YAML's ``schema:``."""
+    again = KeypointSchema.from_coco_category({"keypoints": list(schema.names)})
+    kept: dict[str, Any] = {}
+    if set(again.skeleton) != set(schema.skeleton):
+        kept["skeleton"] = [[int(a), int(b)] for a, b in schema.skeleton]
+    if again.sigmas != schema.sigmas:
+        kept["sigmas"] = [float(s) for s in schema.sigmas]
+    return kept
 
 
 def _classes(datasets: dict[str, KeypointAnnotations]) -> dict[int, tuple[int, str]]:
@@ -571,18 +604,13 @@ def _number(value: float) -> str:
     return format(value, ".9g") if value != 0 else "0"
 
 
-def _lost(schema: KeypointSchema, tally: Tally, dims: int) -> list[str]:
+def _lost(tally: Tally, dims: int) -> list[str]:
     crowd = tally.pop(_CROWD, 0)
     lost = [f"{crowd} {_CROWD}"] if crowd else []
     lost += [
         "annotation and image ids, areas (a COCO area becomes the box area) and extra fields (track_id ...)",
         "category ids (classes are numbered 0..n-1 in category id order)",
     ]
-    again = KeypointSchema.from_coco_category({"keypoints": list(schema.names)})  # what names give back
-    if set(again.skeleton) != set(schema.skeleton):
-        lost.append("the skeleton (a YOLO data YAML holds none; a preset's comes back with its names)")
-    if again.sigmas != schema.sigmas:
-        lost.append("the OKS sigmas (read back: posekit's defaults for the keypoint names)")
     if dims == 2:
         lost.append("visibility: v=1 (occluded) and v=2 are both written as a point and read back as v=2")
     return lost
