@@ -125,6 +125,9 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, run_cl
         def fit(self) -> dict:
             raise KeyboardInterrupt
 
+        def unlock(self) -> None:
+            pass
+
     monkeypatch.setattr(engine, "Trainer", Trainer)
     code, output = run_cli("train", "--project", tmp_path / "runs")
     text = " ".join(output.split())
