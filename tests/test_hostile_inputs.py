@@ -477,8 +477,11 @@ def test_a_detector_whose_weights_hold_python_objects_is_refused_for_safety(tmp_
         (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n", "a Git LFS pointer"),
     ],
 )
-def test_a_file_that_is_not_weights_is_named_for_what_it_is(tmp_path: Path, run_cli, content, kind) -> None:
-    weights = tmp_path / "model.pth"
+@pytest.mark.parametrize("name", ["model.pth", "model.onnx"])
+def test_a_file_that_is_not_weights_is_named_for_what_it_is(
+    tmp_path: Path, run_cli, content, kind, name
+) -> None:
+    weights = tmp_path / name
     weights.write_bytes(content)
     code, output = run_cli(
         "predict",

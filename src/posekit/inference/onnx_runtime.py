@@ -9,6 +9,7 @@ import numpy as np
 from posekit.datasets.json_file import parse_json
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, ModelError
+from posekit.models.official_checkpoint import file_kind
 from posekit.topdown.processor import TopDownProcessor
 
 #: Key of the ONNX ``metadata_props`` entry holding the model's metadata with every processor setting (JSON).
@@ -46,6 +47,11 @@ class OnnxRunner:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
+            kind = file_kind(self.path)
+            if kind is not None:
+                raise ModelError(
+                    f"{self.path}: is {kind}, not an ONNX model; create one with `posekit export`"
+                ) from None
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {error}") from None
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if meta is None:
