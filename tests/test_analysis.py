@@ -21,7 +21,7 @@ from posekit.analysis.exports import (
     write_trc,
 )
 from posekit.analysis.gait import gait_events
-from posekit.analysis.reps import count_reps, preset
+from posekit.analysis.reps import count_reps, preset, rep_signal
 from posekit.analysis.tracks import read_predictions, tracks_from_frames
 from posekit.cli.app import app
 from posekit.samples.motion_clips import EXERCISES, generate_clip
@@ -92,8 +92,7 @@ def test_reps_exact_on_ground_truth(clips, kind):
     tracks = _tracks(clips, kind)
     series = compute_angles(tracks, angle_set(tracks.names))
     chosen = preset(kind)
-    signal = np.nanmax(series.values[0][:, [series.names.index(n) for n in chosen.angles]], axis=1)
-    reps = count_reps(signal, chosen.min_range, rest_band=0)
+    reps = count_reps(rep_signal(series, 0, chosen.angles, smoothed=False), chosen.min_range, rest_band=0)
     assert [[r.start, r.peak, r.end] for r in reps] == clips[kind][1]["reps"]
     assert all(r.range > chosen.min_range for r in reps)
 

@@ -16,12 +16,13 @@ can; all in degrees, image y pointing down):
 A point is one keypoint or the mean of several (``mid_hip`` = mean of the hips).
 
 **Uncertainty.** Each keypoint's position error is taken isotropic with a standard deviation per
-coordinate ``sd = factor * sigma_k * s`` (``sigma_k``: the schema's OKS sigma, ``s``: the square root of
-the person's box area, the OKS scale), and propagated to first order (the delta method): with
+coordinate ``sd = factor * sigma_k * s / score ** power`` (``sigma_k``: the schema's OKS sigma, ``s``:
+the square root of the person's box area, the OKS scale, ``score``: the keypoint's heatmap score: less
+sure points err more), and propagated to first order (the delta method): with
 ``u = A - B``, ``v = C - B`` the joint angle's variance is
 ``sd_A^2 / |u|^2 + sd_C^2 / |v|^2 + sd_B^2 |u / |u|^2 - v / |v|^2|^2`` (rad^2), a segment's
 ``(sd_A^2 + sd_B^2) / |B - A|^2``; a mean of n points has ``sum sd_i^2 / n^2``. The 95% interval is
-``angle ± 1.96 sd``. ``factor`` is calibrated by measurement (``benchmarks/analysis.py``).
+``angle ± 1.96 sd``. ``factor`` and ``power`` are calibrated by measurement (``benchmarks/analysis.py``).
 """
 
 from __future__ import annotations
@@ -146,12 +147,15 @@ class AngleSeries:
         return self.values + Z95 * self.sd
 
 
-def keypoint_sd(tracks: Tracks, factor: float, sigmas: Sequence[float] | None = None) -> np.ndarray:
+def keypoint_sd(
+    tracks: Tracks, factor: float, score_power: float = 0.0, sigmas: Sequence[float] | None = None
+) -> np.ndarray:
     """Per-coordinate position SD (pixels) of each keypoint, (P, T, K): ``factor * sigma_k * sqrt(box
-    area)``; ``sigmas`` default to the schema's OKS sigmas of the keypoints' names."""
+    area) / score ** score_power`` (scores below 0.05 count as 0.05); ``sigmas`` default to the schema's
+    OKS sigmas of the keypoints' names."""
     sig = np.asarray(sigmas if sigmas is not None else default_sigmas(tracks.names), dtype=float)
     scale = np.sqrt(np.abs(tracks.boxes[..., 2] * tracks.boxes[..., 3]))
-    return factor * scale[..., None] * sig
+    return factor * scale[..., None] * sig / np.clip(tracks.scores, 0.05, None) ** score_power
 
 
 def compute_angles(

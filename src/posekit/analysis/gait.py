@@ -5,8 +5,11 @@ overground walking using kinematic data*, Gait & Posture 27(4): heel strike is w
 furthest ahead of the sacrum along the direction of walking, toe off where the toe is furthest behind
 it. COCO-17 has neither heel nor toe: the ankle stands in for both (a common adaptation), and the
 mid-hip for the sacrum. The direction of walking is the sign of the mid-hip's smoothed horizontal
-velocity at each frame, so a walker may turn. Extremes are scipy ``find_peaks`` peaks at least
-``min_step`` seconds apart and with a prominence of at least ``min_swing`` of the leg's length.
+velocity at each frame, so a walker may turn. Heel strikes are the peaks of the leading ankle (the one
+further ahead at each frame), toe offs the dips of the trailing one, found by scipy's ``find_peaks`` at
+least ``min_step`` seconds apart and with a prominence of at least ``min_swing`` of the leg's length;
+each event's side is the ankle leading (trailing) at its frame. Taking the envelope rather than each
+ankle alone keeps the timing when a model swaps left and right, common in side views.
 
 Distances are in pixels, or metres given ``metres_per_pixel`` (:func:`metres_per_pixel` turns the
 person's height into one).
@@ -82,11 +85,15 @@ def gait_events(tracks: Tracks, person: int, min_step: float = 0.35, min_swing: 
     )
     leg = float(np.nanmedian(np.abs(ankle_y - hip_y)))
     distance = max(1, int(round(min_step * tracks.fps)))
-    strikes, offs = {}, {}
-    for side in SIDES:
-        ahead = (_series(tracks, person, f"{side}_ankle") - pelvis) * direction
-        strikes[side] = find_peaks(ahead, prominence=min_swing * leg, distance=distance)[0]
-        offs[side] = find_peaks(-ahead, prominence=min_swing * leg, distance=distance)[0]
+    ahead = np.stack([(_series(tracks, person, f"{side}_ankle") - pelvis) * direction for side in SIDES])
+    # The leading ankle's envelope (max over the sides) peaks at every heel strike, the trailing one's
+    # (min) dips at every toe off: a model's left/right swaps in a side view leave both unchanged, and
+    # the side of an event is the ankle that leads (trails) at that frame.
+    strike = find_peaks(ahead.max(0), prominence=min_swing * leg, distance=distance)[0]
+    off = find_peaks(-ahead.min(0), prominence=min_swing * leg, distance=distance)[0]
+    lead, trail = ahead[:, strike].argmax(0), ahead[:, off].argmin(0)
+    strikes = {side: strike[lead == i] for i, side in enumerate(SIDES)}
+    offs = {side: off[trail == i] for i, side in enumerate(SIDES)}
     return GaitEvents(strikes, offs, direction)
 
 

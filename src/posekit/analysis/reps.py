@@ -10,12 +10,13 @@ where every rep is a rise (flexion or abduction).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import find_peaks
 
+from posekit.analysis.angles import AngleSeries
 from posekit.errors import ConfigError
 
 
@@ -57,6 +58,12 @@ def preset(name: str) -> RepPreset:
     if name not in PRESETS:
         raise ConfigError(f"unknown exercise {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def rep_signal(angles: AngleSeries, person: int, names: Sequence[str], smoothed: bool = True) -> np.ndarray:
+    """The larger of the angles ``names`` of track ``person`` at each frame (NaN where none is seen)."""
+    values = angles.smooth if smoothed else angles.values
+    return np.fmax.reduce(values[person][:, [angles.names.index(n) for n in names]], axis=1)
 
 
 def count_reps(

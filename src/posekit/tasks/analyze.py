@@ -22,15 +22,16 @@ from posekit.analysis.exports import (
     write_trc,
 )
 from posekit.analysis.gait import GaitEvents, GaitSummary, gait_events, gait_summary, metres_per_pixel
-from posekit.analysis.reps import Rep, count_reps, preset
+from posekit.analysis.reps import Rep, count_reps, preset, rep_signal
 from posekit.analysis.tracks import Tracks, read_predictions, tracks_from_frames
 from posekit.datasets.schema import standard_layout
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json
 
-#: Keypoint position SD as a multiple of OKS sigma x person scale, measured on the sample model's
-#: predictions of the motion clips (benchmarks/analysis.py: 95% intervals then cover 90-98% of true angles).
-SD_FACTOR = 0.1
+#: Keypoint position SD = SD_FACTOR x OKS sigma x person scale / score ** SD_SCORE_POWER, chosen on the
+#: sample model's predictions of motion clips (benchmarks/analysis.py: seed 0 calibrates, others check).
+SD_FACTOR = 0.2
+SD_SCORE_POWER = 2.0
 EXPORTS = ("csv", "openpose", "trc", "sleap")
 _ANGLES_PLOTTED = 4
 
@@ -44,6 +45,7 @@ class Analysis:
     reps: dict[int, list[Rep]] = field(default_factory=dict)
     gait: dict[int, tuple[GaitEvents, GaitSummary]] = field(default_factory=dict)
     save_dir: Path | None = None
+    sd_model: str = ""
 
 
 def analyze(
@@ -56,6 +58,7 @@ def analyze(
     gait: bool = False,
     angles: str | Path | dict | None = None,
     sd_factor: float = SD_FACTOR,
+    sd_score_power: float = SD_SCORE_POWER,
     smooth: float = 0.2,
     height: float | None = None,
     scale: float | None = None,
@@ -71,7 +74,8 @@ def analyze(
     ``fps``: frames per second (default: the run's, when it recorded one). ``exercise``: count reps
     with a preset (squat, curl, pushup, jumping_jack); ``signal`` + ``min_range``: on any angle.
     ``gait``: heel strikes, toe offs and their timing (side view). ``angles``: your own angle set (file
-    or mapping). ``sd_factor``: keypoint SD in OKS sigmas x person scale. ``smooth``: Savitzky-Golay
+    or mapping). ``sd_factor``, ``sd_score_power``: keypoint SD in OKS sigmas x person scale / score **
+    power. ``smooth``: Savitzky-Golay
     window in seconds (0: none). ``height`` (m) or ``scale`` (m per pixel): lengths in metres.
     ``exports``: csv, openpose, trc, sleap (SLEAP/NWB/DeepLabCut; ``video``: the source they name)."""
     unknown = sorted(set(exports) - set(EXPORTS))
@@ -80,15 +84,15 @@ def analyze(
     tracks = _tracks(source, fps)
     defs = angle_math.angle_set(tracks.names, angles)
     window = int(round(smooth * tracks.fps)) if tracks.fps else 0
-    sd_px = angle_math.keypoint_sd(tracks, sd_factor)
+    sd_px = angle_math.keypoint_sd(tracks, sd_factor, sd_score_power)
     series = angle_math.compute_angles(tracks, defs, sd_px, window)
-    result = Analysis(tracks, series)
+    sd_model = f"{sd_factor:g} x OKS sigma x person scale / score^{sd_score_power:g}"
+    result = Analysis(tracks, series, sd_model=sd_model)
     if exercise or signal:
         names, least = _signal(exercise, signal, min_range, series.names)
         frames = int(round(0.3 * tracks.fps)) if tracks.fps else 1
         for p in range(len(tracks.track_ids)):
-            values = np.nanmax(series.smooth[p][:, [series.names.index(n) for n in names]], axis=1)
-            result.reps[p] = count_reps(values, least, min_frames=frames)
+            result.reps[p] = count_reps(rep_signal(series, p, names), least, min_frames=frames)
     if gait:
         for p in range(len(tracks.track_ids)):
             try:

@@ -22,7 +22,8 @@ def angle_figure(
     events: Mapping[str, Sequence[int]] | None = None,
 ) -> Figure:
     """Angles ``names`` of track ``person`` against ``times`` (s), one panel each: smoothed curve, 95%
-    interval band; ``reps`` shaded and numbered, ``events`` (label -> frames) as vertical lines."""
+    interval band; ``reps`` shaded and numbered, ``events`` ("left: heel strike" -> frames) as vertical
+    lines (heel strikes solid red, toe offs dashed blue) on that side's angles."""
     fig = Figure(figsize=(7.5, 1.3 + 1.5 * len(names)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
@@ -52,10 +53,17 @@ def angle_figure(
                     color="tab:green",
                 )
         for label, frames in (events or {}).items():
-            colour, style = styles.get(label.split(":")[-1].strip(), ("grey", ":"))
+            side, _, kind = label.partition(": ")
+            if name.startswith(("left_", "right_")) and not name.startswith(f"{side}_"):
+                continue  # a side's events go on that side's angles (and on the unsided ones)
+            colour, style = styles.get(kind, ("grey", ":"))
             for f in frames:
                 ax.axvline(times[f], color=colour, ls=style, lw=0.8, alpha=0.7)
         ax.set_ylabel(f"{name} (°)", fontsize=9)
+    if events:
+        for kind, (colour, style) in styles.items():
+            axes[0].plot([], [], color=colour, ls=style, lw=0.8, label=kind)
+        axes[0].legend(fontsize=7, loc="upper right", ncol=3)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
     axes[0].set_title(title, fontsize=10, pad=12)
