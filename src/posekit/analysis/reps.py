@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, savgol_filter
 
 from posekit.analysis.angles import AngleSeries
 from posekit.errors import ConfigError
@@ -60,23 +60,39 @@ def preset(name: str) -> RepPreset:
     return PRESETS[name]
 
 
-def rep_signal(angles: AngleSeries, person: int, names: Sequence[str], smoothed: bool = True) -> np.ndarray:
-    """The larger of the angles ``names`` of track ``person`` at each frame (NaN where none is seen)."""
-    values = angles.smooth if smoothed else angles.values
-    return np.fmax.reduce(values[person][:, [angles.names.index(n) for n in names]], axis=1)
+def _bridge(series: np.ndarray) -> np.ndarray:
+    """``series`` with its NaN gaps filled linearly (ends held); all NaN when fewer than 2 values."""
+    finite = np.isfinite(series)
+    if finite.sum() < 2:
+        return np.full(series.shape, np.nan)
+    frames = np.arange(len(series))
+    return np.interp(frames, frames[finite], series[finite])
+
+
+def rep_signal(angles: AngleSeries, person: int, names: Sequence[str]) -> np.ndarray:
+    """The larger of the angles ``names`` of track ``person`` at each frame, each bridged over the frames
+    it is not seen (so a side's gap does not hand the signal to the other side for a moment)."""
+    values = angles.values[person][:, [angles.names.index(n) for n in names]]
+    return np.fmax.reduce(np.stack([_bridge(v) for v in values.T], axis=1), axis=1)
 
 
 def count_reps(
-    signal: np.ndarray, min_range: float, rest_band: float = 0.1, min_frames: int = 1, falling: bool = False
+    signal: np.ndarray,
+    min_range: float,
+    rest_band: float = 0.1,
+    min_frames: int = 1,
+    window: int = 0,
+    falling: bool = False,
 ) -> list[Rep]:
-    """The reps of ``signal`` (T,; NaN gaps are bridged linearly): peaks of at least ``min_range``
-    prominence at least ``min_frames`` apart (``falling``: valleys)."""
-    s = np.asarray(signal, dtype=float)
-    finite = np.isfinite(s)
-    if finite.sum() < 3:
+    """The reps of ``signal`` (T,; NaN gaps bridged linearly, then Savitzky-Golay smoothed over ``window``
+    frames, 0: not): peaks of at least ``min_range`` prominence at least ``min_frames`` apart
+    (``falling``: valleys)."""
+    if np.isfinite(signal).sum() < 3:
         return []
-    frames = np.arange(len(s))
-    s = np.interp(frames, frames[finite], s[finite])
+    s = _bridge(np.asarray(signal, dtype=float))
+    window = min(window + 1 - window % 2, len(s) - 1 + len(s) % 2)
+    if window >= 3:
+        s = savgol_filter(s, window, 2)
     s = -s if falling else s
     peaks, _ = find_peaks(s, prominence=min_range, distance=max(1, min_frames))
     reps = []

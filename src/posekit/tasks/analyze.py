@@ -30,8 +30,8 @@ from posekit.fileio import atomic_write_json
 
 #: Keypoint position SD = SD_FACTOR x OKS sigma x person scale / score ** SD_SCORE_POWER, chosen on the
 #: sample model's predictions of motion clips (benchmarks/analysis.py: seed 0 calibrates, others check).
-SD_FACTOR = 0.2
-SD_SCORE_POWER = 2.0
+SD_FACTOR = 0.15
+SD_SCORE_POWER = 3.0
 EXPORTS = ("csv", "openpose", "trc", "sleap")
 _ANGLES_PLOTTED = 4
 
@@ -92,7 +92,7 @@ def analyze(
         names, least = _signal(exercise, signal, min_range, series.names)
         frames = int(round(0.3 * tracks.fps)) if tracks.fps else 1
         for p in range(len(tracks.track_ids)):
-            result.reps[p] = count_reps(rep_signal(series, p, names), least, min_frames=frames)
+            result.reps[p] = count_reps(rep_signal(series, p, names), least, min_frames=frames, window=window)
     if gait:
         for p in range(len(tracks.track_ids)):
             try:
