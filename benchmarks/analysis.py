@@ -70,8 +70,10 @@ def main() -> None:
     )
     parser.add_argument("--model", default="runs/train/exp/weights/best")
     parser.add_argument("--seeds", type=int, default=3, help="clips per kind (seed 0 calibrates)")
+    parser.add_argument("--quick", action="store_true", help="one clip per kind (no held-out coverage)")
     parser.add_argument("--keep", default=None, help="folder to keep clips and predictions in (and reuse)")
     args = parser.parse_args()
+    args.seeds = 1 if args.quick else args.seeds
     import posekit
 
     loaded = []

@@ -111,7 +111,7 @@ def main() -> None:
             folder = Path(tmp) / kind
             truth = generate_clip(folder, kind, seed=0)
             result = analyze(_source(folder, model), fps=truth["fps"], project=runs, name=kind, **options)
-            png = next(result.save_dir.glob("angles_track*.png"))
+            png = next(result.save_dir.glob("angles_*.png"))
             OUT.joinpath(f"analysis_{kind}.png").write_bytes(png.read_bytes())
             if kind == "curl":
                 frame = truth["reps"][0][1]

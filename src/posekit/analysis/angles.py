@@ -138,13 +138,18 @@ class AngleSeries:
 
     @property
     def low(self) -> np.ndarray:
-        """Lower end of the 95% interval."""
-        return self.values - Z95 * self.sd
+        """Lower end of the 95% interval (within the angle's range: [0, 180] for joint angles)."""
+        return np.maximum(self.values - Z95 * self.sd, self._bounds[0])
 
     @property
     def high(self) -> np.ndarray:
-        """Upper end of the 95% interval."""
-        return self.values + Z95 * self.sd
+        """Upper end of the 95% interval (within the angle's range)."""
+        return np.minimum(self.values + Z95 * self.sd, self._bounds[1])
+
+    @property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        joint = np.array([k in ("flexion", "aligned") for k in self.kinds])
+        return np.where(joint, 0.0, -np.inf), np.where(joint, 180.0, np.inf)
 
 
 def keypoint_sd(

@@ -46,6 +46,7 @@ class Analysis:
     gait: dict[int, tuple[GaitEvents, GaitSummary]] = field(default_factory=dict)
     save_dir: Path | None = None
     sd_model: str = ""
+    signal: tuple[str, ...] = ()  # the angles reps were counted on (the larger at each frame)
 
 
 def analyze(
@@ -90,6 +91,7 @@ def analyze(
     result = Analysis(tracks, series, sd_model=sd_model)
     if exercise or signal:
         names, least = _signal(exercise, signal, min_range, series.names)
+        result.signal = names
         frames = int(round(0.3 * tracks.fps)) if tracks.fps else 1
         for p in range(len(tracks.track_ids)):
             result.reps[p] = count_reps(rep_signal(series, p, names), least, min_frames=frames, window=window)
@@ -163,14 +165,15 @@ def _write(
         write_openpose(tracks, folder / "openpose")
     for p in range(len(tracks.track_ids)) if "trc" in exports else ():
         per_px = scale or (metres_per_pixel(tracks, p, height) if height else None)
-        write_trc(tracks, p, folder / f"markers_track{tracks.track_ids[p]}.trc", per_px)
+        write_trc(tracks, p, folder / f"markers_{_label(tracks.track_ids[p])}.trc", per_px)
     if "sleap" in exports:
         layout = standard_layout(len(tracks.names))
         edges = layout.skeleton if layout is not None and layout.names == tracks.names else None
         write_sleap(tracks, folder, video or "video.mp4", edges)
     panels = []
     for p, track in enumerate(tracks.track_ids):
-        plotted = _plotted(result, p)
+        gait_angles = ("left_knee", "right_knee", "left_hip", "right_hip") if p in result.gait else ()
+        plotted = _plotted(result, p, result.signal + gait_angles)
         if not plotted:
             continue
         events = None
@@ -181,8 +184,9 @@ def _write(
                 for s in ("left", "right")
                 for kind, frames in (("heel strike", ev.heel_strikes[s]), ("toe off", ev.toe_offs[s]))
             }
-        fig = angle_figure(tracks.times, series, p, plotted, f"track {track}", result.reps.get(p, ()), events)
-        save_png(fig, folder / f"angles_track{track}.png")
+        label = _label(track)
+        fig = angle_figure(tracks.times, series, p, plotted, label, result.reps.get(p, ()), events)
+        save_png(fig, folder / f"angles_{label}.png")
         tables = []
         if p in result.reps:
             tables.append(
@@ -206,15 +210,15 @@ def _write(
             tables.append(
                 (list(summary), [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in summary.values()]])
             )
-        panels.append(Panel(f"Track {track}", [(f"angles of track {track}", fig)], tables))
+        panels.append(Panel(label, [(f"angles of {label}", fig)], tables))
     facts = {
         "frames": len(tracks.files),
         "tracks": len(tracks.track_ids),
         "fps": tracks.fps or "still images",
         "reps counted on": rep_signal or "-",
-        "keypoint SD": "OKS sigma x person scale x factor",
+        "keypoint SD": result.sd_model,
     }
-    notes = [angle_math.__doc__.split("\n\n")[1].replace("\n", " ")]
+    notes = [par.replace("\n", " ").replace("``", "") for par in (angle_math.__doc__ or "").split("\n\n")[1:]]
     write_html_report(
         folder,
         f"posekit analyze: {folder.name}",
@@ -224,12 +228,24 @@ def _write(
     return folder
 
 
-def _plotted(result: Analysis, p: int) -> list[str]:
-    """The angles to plot for a track: those that move most."""
+def _plotted(result: Analysis, p: int, preferred: Sequence[str]) -> list[str]:
+    """The angles to plot for a track: ``preferred`` (the rep signal's, or knees and hips for gait), then
+    those that move most (5th to 95th percentile) among the ones seen in at least half the frames."""
     series = result.angles
-    ranges = np.nanmax(series.values[p], axis=0) - np.nanmin(series.values[p], axis=0)
-    order = [series.names[a] for a in np.argsort(-np.nan_to_num(ranges, nan=-1)) if np.isfinite(ranges[a])]
-    return order[:_ANGLES_PLOTTED]
+    values = series.values[p]
+    seen = np.isfinite(values).mean(axis=0) >= 0.5
+    if not seen.any():
+        return []
+    spread = np.full(len(series.names), -1.0)
+    spread[seen] = np.diff(np.nanpercentile(values[:, seen], [5, 95], axis=0), axis=0)[0]
+    chosen = [n for n in preferred if n in series.names and seen[series.names.index(n)]]
+    chosen += [series.names[a] for a in np.argsort(-spread) if seen[a] and series.names[a] not in chosen]
+    return chosen[:_ANGLES_PLOTTED]
+
+
+def _label(track: int) -> str:
+    """``track3`` for a tracked person, ``person1`` for the first untracked one of each frame."""
+    return f"track{track}" if track >= 0 else f"person{-track}"
 
 
 def _angle_columns(result: Analysis) -> dict[str, list]:
