@@ -106,7 +106,7 @@ def main() -> None:
         for kind, options in (
             ("squat", {"exercise": "squat"}),
             ("walk", {"gait": True, "height": 1.75}),
-            ("curl", {"exercise": "curl", "exports": ("csv", "openpose", "trc")}),
+            ("curl", {"exercise": "curl", "exports": ("openpose", "trc")}),
         ):
             folder = Path(tmp) / kind
             truth = generate_clip(folder, kind, seed=0)

@@ -175,8 +175,6 @@ def test_analyze_cli_writes_the_run(clips, tmp_path):
         "squat",
         "--export",
         "openpose",
-        "--export",
-        "csv",
         "--project",
         str(tmp_path),
     ]
@@ -243,3 +241,31 @@ def test_rep_signal_bridges_a_sides_gap():
     )
     reps = count_reps(rep_signal(series, 0, ("left_elbow", "right_elbow")), 40)
     assert [(r.start, r.peak > 27, r.end) for r in reps] == [(13, True, 47)]
+
+
+def test_read_predictions_files(tmp_path):
+    """predictions.json (COCO results: COCO-17 names from the count) and predictions.jsonl (track ids kept,
+    untracked people numbered by their place in the frame)."""
+    points = np.arange(51, dtype=float).reshape(17, 3)
+    results = [{"image_id": 7, "keypoints": points.ravel().tolist(), "score": 0.9, "bbox": [0, 0, 10, 20]}]
+    (tmp_path / "predictions.json").write_text(json.dumps(results))
+    tracks = read_predictions(tmp_path)
+    assert tracks.names[:2] == ["nose", "left_eye"] and tracks.track_ids.tolist() == [-1]
+    assert np.array_equal(tracks.xy[0, 0], points[:, :2]) and tracks.files == ["7"]
+    person = {"box": [0, 0, 10, 20], "keypoints": {"a": [1.0, 2.0, 0.8, True], "b": [3.0, 4.0, 0.1, False]}}
+    frames = [
+        {"frame": 0, "name": "v", "height": 9, "width": 9, "people": [{**person, "track_id": 5}]},
+        {"frame": 1, "name": "v", "height": 9, "width": 9, "people": [{**person, "track_id": -1}, person]},
+    ]
+    (tmp_path / "predictions.jsonl").write_text("\n".join(json.dumps(f) for f in frames))
+    tracks = read_predictions(tmp_path, fps=10)
+    assert tracks.track_ids.tolist() == [5, -1, -2] and tracks.visible[2, 1].tolist() == [True, False]
+    assert np.isnan(tracks.xy[1, 0]).all() and tracks.times.tolist() == [0.0, 0.1]
+
+
+def test_unknown_export_is_a_config_error(clips):
+    from posekit.errors import ConfigError
+    from posekit.tasks.analyze import analyze
+
+    with pytest.raises(ConfigError, match="unknown export dlc"):
+        analyze(clips["curl"][0] / "annotations.json", exports=["dlc"], save=False)

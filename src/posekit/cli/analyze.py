@@ -21,12 +21,14 @@ def analyze_command(
     gait: Annotated[
         bool, typer.Option("--gait", help="Heel strikes, toe offs, cadence (side view).")
     ] = False,
-    angles: Annotated[str | None, typer.Option(help="Your own angle set: YAML {name: [a, b, c]}.")] = None,
+    angles: Annotated[
+        str | None, typer.Option(help="Your own angle set: a YAML file mapping each name to 3 keypoints.")
+    ] = None,
     height: Annotated[float | None, typer.Option(help="The person's height (m): lengths in metres.")] = None,
     scale: Annotated[float | None, typer.Option(help="Metres per pixel: lengths in metres.")] = None,
     export: Annotated[
         list[str] | None,
-        typer.Option(help="Files to write: csv (default), openpose, trc, sleap; repeatable."),
+        typer.Option(help="Files for other tools: openpose, trc, sleap (repeatable); CSV is always written."),
     ] = None,
     video: Annotated[str | None, typer.Option(help="The source video the sleap export names.")] = None,
     project: Annotated[str, typer.Option(help="Folder of run folders.")] = "runs",
@@ -45,7 +47,7 @@ def analyze_command(
         angles=angles,
         height=height,
         scale=scale,
-        exports=export or ["csv"],
+        exports=export or [],
         video=video,
         project=project,
         name=name,

@@ -32,7 +32,7 @@ from posekit.fileio import atomic_write_json
 #: sample model's predictions of motion clips (benchmarks/analysis.py: seed 0 calibrates, others check).
 SD_FACTOR = 0.15
 SD_SCORE_POWER = 3.0
-EXPORTS = ("csv", "openpose", "trc", "sleap")
+EXPORTS = ("openpose", "trc", "sleap")
 _ANGLES_PLOTTED = 4
 
 
@@ -63,7 +63,7 @@ def analyze(
     smooth: float = 0.2,
     height: float | None = None,
     scale: float | None = None,
-    exports: Sequence[str] = ("csv",),
+    exports: Sequence[str] = (),
     video: str | Path | None = None,
     save: bool = True,
     project: str | Path = "runs",
@@ -78,7 +78,8 @@ def analyze(
     or mapping). ``sd_factor``, ``sd_score_power``: keypoint SD in OKS sigmas x person scale / score **
     power. ``smooth``: Savitzky-Golay
     window in seconds (0: none). ``height`` (m) or ``scale`` (m per pixel): lengths in metres.
-    ``exports``: csv, openpose, trc, sleap (SLEAP/NWB/DeepLabCut; ``video``: the source they name)."""
+    The tables (CSV, and Parquet with pyarrow) are always written; ``exports`` adds openpose, trc and
+    sleap (SLEAP .slp and NWB; ``video``: the source they name)."""
     unknown = sorted(set(exports) - set(EXPORTS))
     if unknown:
         raise ConfigError(f"unknown export {', '.join(unknown)}; choose from {', '.join(EXPORTS)}")
@@ -149,11 +150,10 @@ def _write(
 
     tracks, series = result.tracks, result.angles
     folder = new_run_dir(project, "analyze", name)
-    if "csv" in exports:
-        write_table(tidy_columns(tracks), folder / "keypoints.csv")
-        extra = {f"{n}_deg": series.values[..., a] for a, n in enumerate(series.names)}
-        extra |= {f"{n}_sd": series.sd[..., a] for a, n in enumerate(series.names)}
-        write_table(wide_columns(tracks, extra), folder / "people.csv")
+    write_table(tidy_columns(tracks), folder / "keypoints.csv")
+    extra = {f"{n}_deg": series.values[..., a] for a, n in enumerate(series.names)}
+    extra |= {f"{n}_sd": series.sd[..., a] for a, n in enumerate(series.names)}
+    write_table(wide_columns(tracks, extra), folder / "people.csv")
     write_table(_angle_columns(result), folder / "angles.csv")
     if result.reps:
         write_table(_rep_columns(result), folder / "reps.csv")
@@ -185,7 +185,9 @@ def _write(
                 for kind, frames in (("heel strike", ev.heel_strikes[s]), ("toe off", ev.toe_offs[s]))
             }
         label = _label(track)
-        fig = angle_figure(tracks.times, series, p, plotted, label, result.reps.get(p, ()), events)
+        fig = angle_figure(
+            tracks.times, series, p, plotted, label, result.reps.get(p, ()), events, bool(tracks.fps)
+        )
         save_png(fig, folder / f"angles_{label}.png")
         tables = []
         if p in result.reps:

@@ -20,8 +20,10 @@ def angle_figure(
     title: str,
     reps: Sequence[Rep] = (),
     events: Mapping[str, Sequence[int]] | None = None,
+    seconds: bool = True,
 ) -> Figure:
-    """Angles ``names`` of track ``person`` against ``times`` (s), one panel each: smoothed curve, 95%
+    """Angles ``names`` of track ``person`` against ``times`` (seconds, or frames when not ``seconds``), one
+    panel each: smoothed curve, 95%
     interval band; ``reps`` shaded and numbered, ``events`` ("left: heel strike" -> frames) as vertical
     lines (heel strikes solid red, toe offs dashed blue) on that side's angles."""
     fig = Figure(figsize=(7.5, 1.3 + 1.5 * len(names)), layout="constrained")
@@ -65,6 +67,6 @@ def angle_figure(
             axes[0].plot([], [], color=colour, ls=style, lw=0.8, label=kind)
         axes[0].legend(fontsize=7, loc="upper right", ncol=3)
         ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlabel("time (s)" if seconds else "frame")
     axes[0].set_title(title, fontsize=10, pad=12)
     return fig
