@@ -269,3 +269,12 @@ def test_unknown_export_is_a_config_error(clips):
 
     with pytest.raises(ConfigError, match="unknown export dlc"):
         analyze(clips["curl"][0] / "annotations.json", exports=["dlc"], save=False)
+
+
+def test_openpose_names_video_frames(clips, tmp_path):
+    """A video's frames share a file: OpenPose's <video>_<12-digit frame>_keypoints.json tells them apart."""
+    tracks = _tracks(clips, "curl")
+    tracks.files = ["clip.mp4"] * len(tracks.files)
+    names = [p.name for p in write_openpose(tracks, tmp_path)]
+    assert names[:2] == ["clip_000000000000_keypoints.json", "clip_000000000001_keypoints.json"]
+    assert len(set(names)) == len(tracks.files)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -126,13 +127,14 @@ def write_table(columns: dict[str, list], path: str | Path) -> list[Path]:
 
 
 def write_openpose(tracks: Tracks, folder: str | Path) -> list[Path]:
-    """One ``<frame stem>_keypoints.json`` per frame in ``folder`` (OpenPose's layout); keypoints that are
-    not visible, and those COCO-17 lacks, are ``0, 0, 0`` as OpenPose writes undetected ones."""
+    """One ``<image stem>_keypoints.json`` (``<video stem>_<frame, 12 digits>_keypoints.json``) per frame
+    in ``folder``, as OpenPose names them; keypoints that are not visible, and those COCO-17 lacks, are
+    ``0, 0, 0`` as OpenPose writes undetected ones."""
     if not all(n in tracks.names for n in OPENPOSE18 if n != "neck"):
         raise ConfigError("OpenPose JSON needs COCO-17 body keypoints; these predictions have other names")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths, per_file = [], Counter(tracks.files)
     for t, file in enumerate(tracks.files):
         people = []
         for p in range(len(tracks.track_ids)):
@@ -163,7 +165,10 @@ def write_openpose(tracks: Tracks, folder: str | Path) -> list[Path]:
                 }
             )
         height, width = (int(v) for v in tracks.sizes[t])
-        path = folder / f"{Path(file).stem}_keypoints.json"
+        stem = Path(file).stem
+        if per_file[file] > 1:  # a video's frames: OpenPose names them <video>_<12-digit frame>
+            stem = f"{stem}_{int(tracks.frames[t]):012d}"
+        path = folder / f"{stem}_keypoints.json"
         atomic_write_json(
             path, {"version": 1.3, "people": people, "canvas_width": width, "canvas_height": height}
         )

@@ -25,8 +25,8 @@ class Tracks:
     """People (P) over frames (T) with K named keypoints; NaN where a person is absent."""
 
     names: list[str]  # keypoint names (K)
-    files: list[str]  # file or frame name per frame (T)
-    frames: np.ndarray  # (T,) frame index
+    files: list[str]  # source file (image or video) per frame (T)
+    frames: np.ndarray  # (T,) frame index in its file (0 for still images)
     fps: float | None  # None for still images
     sizes: np.ndarray  # (T, 2) image (height, width)
     track_ids: np.ndarray  # (P,)
@@ -37,8 +37,8 @@ class Tracks:
 
     @property
     def times(self) -> np.ndarray:
-        """Seconds of each frame (frame index / fps); the frame index for still images."""
-        return self.frames / self.fps if self.fps else self.frames.astype(float)
+        """Seconds of each frame (frame index / fps); for still images (no fps) their place in the run."""
+        return self.frames / self.fps if self.fps else np.arange(len(self.frames), dtype=float)
 
     def index(self, name: str) -> int:
         """The position of keypoint ``name``."""
@@ -53,8 +53,9 @@ class Tracks:
 def tracks_from_frames(
     frames: Iterable[Mapping[str, Any]], fps: float | None = None, names: list[str] | None = None
 ) -> Tracks:
-    """Tracks from per-frame records: ``{"frame", "name", "height", "width", "people": [{"track_id", "box",
-    "keypoints": {name: [x, y, score, visible]}}]}`` (``PoseResult.to_dict()``, a predictions.jsonl line)."""
+    """Tracks from per-frame records: ``{"file", "frame", "name", "height", "width", "people": [{"track_id",
+    "box", "keypoints": {name: [x, y, score, visible]}}]}`` (``PoseResult.to_dict()``, a predictions.jsonl
+    line); ``file`` (the source image or video) falls back to ``name``."""
     records = list(frames)
     if not records:
         raise DataError("no frames in these predictions: predict wrote none (an empty source?)")
@@ -86,7 +87,7 @@ def tracks_from_frames(
             boxes[slot, frame] = person.get("box", np.nan)
     return Tracks(
         names=names,
-        files=[str(r.get("name", r.get("frame", i))) for i, r in enumerate(records)],
+        files=[str(r.get("file") or r.get("name") or i) for i, r in enumerate(records)],
         frames=np.array([int(r.get("frame", i)) for i, r in enumerate(records)]),
         fps=fps,
         sizes=np.array([[int(r.get("height", 0)), int(r.get("width", 0))] for r in records]),
@@ -99,10 +100,11 @@ def tracks_from_frames(
 
 
 def read_predictions(path: str | Path, fps: float | None = None) -> Tracks:
-    """Tracks from a predict run folder or one of its files: ``predictions.jsonl`` (videos: one frame a
-    line), ``predictions.json`` (COCO results: frames by image id, keypoint names from the standard
-    layout of their count) or a COCO keypoint annotation file (labels analysed as predictions: score 1,
-    visible where labelled). ``fps``: frames per second of a video (None: still images)."""
+    """Tracks from a predict run folder or one of its files: ``predictions.jsonl`` (one image or video
+    frame a line, keypoints by name), ``predictions.json`` (COCO results: frames by image id, keypoint
+    names from the standard layout of their count) or a COCO keypoint annotation file (labels analysed
+    as predictions: score 1, visible where labelled). ``fps``: frames per second of a video (None:
+    still images)."""
     path = Path(path)
     if path.is_dir():
         found = [path / n for n in ("predictions.jsonl", "predictions.json") if (path / n).is_file()]
@@ -126,8 +128,8 @@ def read_predictions(path: str | Path, fps: float | None = None) -> Tracks:
 
 
 def _from_coco_results(results: list[dict[str, Any]], fps: float | None) -> Tracks:
-    """COCO keypoint results (``image_id``, ``keypoints`` [x, y, score] * K, ``bbox``, ``track_id``):
-    one frame per image id, in id order."""
+    """COCO keypoint results (``image_id``, ``keypoints`` [x, y, score] * K, ``bbox``, ``track_id``, and
+    predict's ``file`` and ``frame``): one frame per image id, in id order."""
     if not isinstance(results, list):
         raise TypeError("a COCO results file is a list")
     count = len(results[0]["keypoints"]) // 3 if results else 0
@@ -145,7 +147,10 @@ def _from_coco_results(results: list[dict[str, Any]], fps: float | None) -> Trac
             people.append(
                 {"track_id": row.get("track_id", -1), "box": row.get("bbox"), "keypoints": keypoints}
             )
-        frames.append({"frame": image_id, "name": str(image_id), "people": people})
+        first = by_image[image_id][0]
+        frames.append(
+            {"frame": first.get("frame", 0), "file": first.get("file") or str(image_id), "people": people}
+        )
     return tracks_from_frames(frames, fps, names)
 
 
