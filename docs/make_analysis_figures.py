@@ -119,8 +119,6 @@ def main() -> None:
                     result.save_dir / "openpose" / f"{frame + 1:06d}_keypoints.json",
                     OUT / "analysis_openpose.png",
                 )
-                picture = cv2.imread(str(folder / "frames" / f"{frame + 1:06d}.jpg"))
-                cv2.imwrite(str(OUT / "analysis_curl_frame.jpg"), picture, [cv2.IMWRITE_JPEG_QUALITY, 80])
     print(f"wrote {sorted(p.name for p in OUT.glob('analysis_*'))}")
 
 
