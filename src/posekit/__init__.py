@@ -20,11 +20,12 @@ if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"} & set(os.environ):
 
 __version__ = "0.1.0"
 
-__all__ = ["KeypointSchema", "__version__", "check", "convert", "export", "load", "train", "val"]
+__all__ = ["KeypointSchema", "__version__", "analyze", "check", "convert", "export", "load", "train", "val"]
 
 # The public API is imported lazily so that ``import posekit`` (and ``posekit --help``) stays fast.
 _LAZY = {
     "KeypointSchema": ("posekit.datasets.schema", "KeypointSchema"),
+    "analyze": ("posekit.tasks.analyze", "analyze"),
     "check": ("posekit.tasks.check", "check"),
     "load": ("posekit.inference.predictor", "load"),
     "train": ("posekit.engine.train", "train"),

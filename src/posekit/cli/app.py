@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from posekit.cli.analyze import analyze_command
 from posekit.cli.audit import audit_command
 from posekit.cli.check import check_command
 from posekit.cli.convert import convert_command
@@ -56,6 +57,7 @@ for _name, _command in {
     "convert": convert_command,
     "audit": audit_command,
     "sigmas": sigmas_command,
+    "analyze": analyze_command,
 }.items():
     app.command(_name, epilog=epilog(_name))(_interruptible(_command))
 

@@ -21,6 +21,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         f"posekit export --model {TRAINED}",
         "after `posekit train`, with pip install 'posekit[export]': an ONNX file",
     ),
+    "analyze": (
+        "posekit analyze runs/predict/exp --export openpose",
+        "after `posekit predict`: joint angles with 95% intervals, tables, OpenPose JSON, report.html",
+    ),
     "check": ("posekit check sample", "validate a data set (here the built-in sample)"),
     "convert": ("posekit convert sample yolo_sample --from coco --to yolo", "COCO to Ultralytics YOLO pose"),
     "audit": ("posekit audit sample", "likely label errors, no model needed"),

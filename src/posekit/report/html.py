@@ -10,6 +10,7 @@ import base64
 import html
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,16 @@ REPORT_HTML = "report.html"
 MAX_FINDINGS = 200
 
 
+@dataclass
+class Panel:
+    """A section of charts (alt text, figure) and tables (header, rows of text) under a heading."""
+
+    heading: str
+    charts: Sequence[tuple[str, Figure]] = ()
+    tables: Sequence[tuple[Sequence[str], Sequence[Sequence[str]]]] = ()
+    notes: Sequence[str] = ()
+
+
 def write_html_report(run_dir: str | Path, title: str, **sections: Any) -> Path:
     """Write ``run_dir/report.html`` atomically; ``sections`` are the keywords of
     :func:`render_html_report`. Returns the file's path."""
@@ -51,11 +62,13 @@ def render_html_report(
     worst_people: str | Path | None = None,
     findings: Sequence[Finding] | None = None,
     facts: Mapping[str, Any] | None = None,
+    panels: Sequence[Panel] = (),
 ) -> str:
     """The page: ``facts`` (label -> value) at the top, then the sections of what is given: the metrics
     of ``evaluation`` (COCO stats, PCK table, per-keypoint chart, PR curves), the ``errors`` breakdown
     with the AP by person size and by labelled joints, the ``worst_people`` picture (a JPEG file) and
-    the audit ``findings`` (highest score first; an empty list says none was found)."""
+    the audit ``findings`` (highest score first; an empty list says none was found), then ``panels``
+    (charts and tables of other runs, e.g. analyze's angle curves and rep tables)."""
     facts = {**(_evaluation_facts(evaluation.metrics) if evaluation else {}), **(facts or {})}
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
     if evaluation is not None:
@@ -66,6 +79,11 @@ def render_html_report(
         sections.append(("worst", "Worst people", _worst_people(Path(worst_people))))
     if findings is not None:
         sections.append(("findings", "Audit findings", _findings(findings)))
+    for n, panel in enumerate(panels):
+        content = "".join(f"<p>{_e(p)}</p>" for p in panel.notes) + "<div class=charts>"
+        content += "".join(_chart(fig, alt) for alt, fig in panel.charts) + "</div>"
+        content += "".join(_table(header, rows, numeric=True) for header, rows in panel.tables)
+        sections.append((f"panel{n}", panel.heading, content))
     contents = "".join(f'<li><a href="#{anchor}">{_e(heading)}</a></li>' for anchor, heading, _ in sections)
     body = "".join(
         f'<section id="{anchor}"><h2>{_e(heading)}</h2>{content}</section>'

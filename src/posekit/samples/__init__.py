@@ -1,5 +1,6 @@
 """The built-in synthetic data sets, generated on first use from a seed: stick figures (``figures``), the
-COCO-17 image sample (``sample``) and the walking video (``sample-video``). Imports the base layer and
+COCO-17 image sample (``sample``), the walking video (``sample-video``) and the motion clips with known
+reps and gait events (``motion_clips``, for posekit analyze). Imports the base layer and
 :mod:`posekit.datasets` (for the COCO-17 schema); the readers never import this package."""
 
 from __future__ import annotations
