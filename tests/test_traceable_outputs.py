@@ -94,14 +94,14 @@ def test_a_folder_names_files_relative_to_it_and_val_reads_the_results(predictor
     assert "2 predictions" in " ".join(output.split())
 
 
-def test_video_frames_carry_the_video_file_and_their_frame(predictor, tmp_path) -> None:
+def test_video_frames_carry_the_video_file_and_their_frame(predictor, tmp_path, caplog) -> None:
     video = tmp_path / "clips" / "walk.mp4"
     video.parent.mkdir()
     with VideoWriter(video, 10.0, (64, 48)) as writer:
         for value in (40, 80, 120):
             writer.write(np.full((64, 48, 3), value, np.uint8))
-    with pytest.warns(UserWarning, match="the clip has 3 frames, fewer than the Savitzky-Golay window of 9"):
-        list(predictor.predict(video, boxes="full", smooth="offline", save=True, project=tmp_path / "runs"))
+    list(predictor.predict(video, boxes="full", smooth="offline", save=True, project=tmp_path / "runs"))
+    assert "the clip has 3 frames, fewer than the Savitzky-Golay window of 9" in caplog.text
     run = predictor.save_dir
     rows = strict_json((run / "predictions.json").read_text())
     assert [(r["file"], r["frame"]) for r in rows] == [("walk.mp4", 0), ("walk.mp4", 1), ("walk.mp4", 2)]
@@ -109,11 +109,13 @@ def test_video_frames_carry_the_video_file_and_their_frame(predictor, tmp_path) 
     assert [r["frame"] for r in records] == [0, 1, 2] and "drawn" not in records[0]
 
 
-def test_a_folder_with_images_and_a_video_names_the_video(predictor, tmp_path) -> None:
+def test_a_folder_with_images_and_a_video_names_the_video(predictor, tmp_path, caplog) -> None:
     folder = tmp_path / "mixed"
     _image(folder / "a.jpg", 100)
     with VideoWriter(folder / "clip.mp4", 10.0, (64, 48)) as writer:
         writer.write(np.zeros((64, 48, 3), np.uint8))
-    with pytest.warns(UserWarning, match=r"1 image\(s\) and 1 video\(s\) \(clip.mp4\).*pass each video"):
-        results = predictor.predict(folder, boxes="full", save=False)
+    results = predictor.predict(folder, boxes="full", save=False)
     assert [r.file for r in results] == ["a.jpg"]
+    assert "holds 1 image(s) and 1 video(s) (clip.mp4): the images are predicted, the videos are not" in (
+        caplog.text
+    )

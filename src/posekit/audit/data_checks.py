@@ -95,9 +95,13 @@ def count_findings(people: People, stated: dict[int, Any]) -> list[Finding]:
         if value is not None and value != count:
             found.append(
                 people.finding(
-                    i, "", "num_keypoints", SCORE_MAX, f"num_keypoints is {value!r} but {count} points are "
-                    "labelled (v > 0)", f"set num_keypoints to {count}",
-                )  # fmt: skip
+                    i,
+                    "",
+                    "num_keypoints",
+                    SCORE_MAX,
+                    f"num_keypoints is {value!r} but {count} points are labelled (v > 0)",
+                    f"set num_keypoints to {count}",
+                )
             )
     return found
 

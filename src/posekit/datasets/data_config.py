@@ -219,9 +219,8 @@ def _unknown_key(path: Path, loc: tuple[Any, ...]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
     inside = f" in `{'.'.join(parents)}:`" if parents else ""
-    return (
-        f"{_where(path, key)}: unknown key '{key}'{inside}; {hint}allowed: {', '.join(allowed)}"
-        + ("" if parents else " (a split is a .json path or {json: ..., images: ...})")
+    return f"{_where(path, key)}: unknown key '{key}'{inside}; {hint}allowed: {', '.join(allowed)}" + (
+        "" if parents else " (a split is a .json path or {json: ..., images: ...})"
     )
 
 

@@ -175,9 +175,7 @@ class RunLog:
             return
         self.val_predictions(val_data, metrics["results"])
         weakest = ", ".join(f"{r.name} {r.pck:.2f}" for r in metrics["keypoints"][:3])
-        table = Table(
-            title=f"Validation, epoch {row['epoch']}/{epochs} ({SCORE_UNIT})", title_justify="left"
-        )
+        table = Table(title=f"Validation, epoch {row['epoch']}/{epochs} ({SCORE_UNIT})", title_justify="left")
         for name in (*TABLE_METRICS, "weakest joints (PCK@0.1)", "best"):
             table.add_column(name, justify="right" if name in TABLE_METRICS else "left")
         best = (

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import time
-import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,8 @@ from posekit.inference.sources import Frame, Source, SourceLike, resolve_source
 from posekit.inference.tracking import OKSTracker, PoseTracker, auto_tracker_kind, make_tracker
 from posekit.settings import OneEuroParams, SavgolParams
 from posekit.topdown.processor import TopDownMeta, TopDownProcessor
+
+logger = logging.getLogger(__name__)
 
 Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
 
@@ -506,7 +508,7 @@ class Predictor:
             kept.append(result)
         note = window_note(params, len(kept))
         if note is not None:
-            warnings.warn(note, stacklevel=2)
+            logger.warning("%s", note)
         with self.times("smooth", len(kept)):
             smoothed = smooth_offline(
                 [r.track_ids for r in kept], [r.keypoints for r in kept], [r.keypoint_scores for r in kept],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import glob
 import itertools
+import logging
 import stat
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,8 @@ import numpy as np
 
 from posekit.errors import PosekitError
 from posekit.inference.video import DEFAULT_FPS, VIDEO_SUFFIXES, VideoReader
+
+logger = logging.getLogger(__name__)
 
 #: Still-image formats OpenCV or PIL decodes (grey, RGB and RGBA alike; ``read_image`` converts to RGB).
 IMAGE_SUFFIXES = (
@@ -193,10 +195,13 @@ def resolve_source(source: SourceLike) -> Source:
             raise PosekitError(f"folder {path} holds no image ({', '.join(IMAGE_SUFFIXES[:6])}, ...){hint}")
         if videos:
             listed = ", ".join(videos[:3]) + (f" and {len(videos) - 3} more" if len(videos) > 3 else "")
-            warnings.warn(
-                f"folder {path} holds {len(files)} image(s) and {len(videos)} video(s) ({listed}): the "
-                "images are predicted, the videos are not; pass each video as its own --source",
-                stacklevel=2,
+            logger.warning(
+                "folder %s holds %d image(s) and %d video(s) (%s): the images are predicted, the videos are "
+                "not; pass each video as its own --source",
+                path,
+                len(files),
+                len(videos),
+                listed,
             )
         return Source("images", files, name=path.name, root=path)
     if not path.exists():

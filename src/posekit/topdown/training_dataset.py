@@ -4,7 +4,7 @@ target and normalisation comes from the model's :class:`~posekit.topdown.process
 
 from __future__ import annotations
 
-import warnings
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from posekit.errors import ConfigError, DataError
 from posekit.topdown.affine import warp_keypoints
 from posekit.topdown.augment import AugmentConfig, AugmentParams, apply_colour_jitter, random_augment_params
 from posekit.topdown.processor import TopDownProcessor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class TopDownDataset(Dataset):
         self.people = self._from_boxes(boxes) if boxes is not None else self._from_annotations()
         advice = self.processor.aspect_advice(np.array([p.bbox for p in self.people]))
         if advice is not None:
-            warnings.warn(advice, stacklevel=2)
+            logger.warning("%s", advice)
         self._cache: tuple[Path, np.ndarray] | None = None  # last image read (items come sorted by image)
 
     # ------------------------------------------------------------------ building the item list
