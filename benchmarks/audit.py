@@ -10,8 +10,9 @@ flip, 2 % with a visible point cleared. Modes:
 - ``--model`` on the val split, which the model never saw (the honest figure), and the same with the
   crop alone (no mirrored view) to show what the mirror image's veto costs or buys;
 - ``--model`` on the train split, which it memorised (findings understate);
-- ``--folds K`` on the train split: K models of the sample's recipe trained on the other folds of the
-  damaged labels, each predicting the images it did not see (slow: K trainings per seed).
+- ``--folds K`` on the train split: K models of posekit train's recipe (vitpose-t from scratch) trained
+  on the other folds of the damaged labels, each predicting the images it did not see (slow: K trainings
+  per seed).
 
 The model is the sample model (``posekit train`` with no arguments), trained on the clean train split.
 
@@ -41,7 +42,6 @@ from posekit.datasets.data_config import resolve_data
 from posekit.engine.model_audit import audit_with_model
 from posekit.models.vitpose import load_model
 from posekit.samples import locate
-from posekit.settings import SAMPLE_DEFAULTS
 
 console = Console()
 #: The goal of the issue, with a model: recall >= 0.9 at precision >= 0.8 for these kinds.
@@ -150,7 +150,7 @@ def main() -> None:
     def with_model(model: Any) -> Callable[[Path, Path, Path], AuditReport]:
         return lambda path, images, scratch: audit_with_model(path, images=images, model=model)
 
-    fold_settings = {**SAMPLE_DEFAULTS, **({"epochs": args.fold_epochs} if args.fold_epochs else {})}
+    fold_settings = {"epochs": args.fold_epochs} if args.fold_epochs else {}
 
     def folds(path: Path, images: Path, scratch: Path) -> AuditReport:
         return audit_with_model(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from posekit.errors import ConfigError
-from posekit.settings import SAMPLE_DEFAULTS, TrainConfig, build_config
+from posekit.settings import TrainConfig, build_config
 
 
 @pytest.mark.parametrize(
@@ -51,16 +51,12 @@ def test_sizes_and_batch_parse() -> None:
     assert build_config(data="x.json", input_size=[128, 96]).input_size == (128, 96)
 
 
-def test_sample_defaults_only_without_data() -> None:
-    sample = build_config()
-    assert (sample.model, sample.pretrained, sample.input_size) == (
-        SAMPLE_DEFAULTS["model"],
-        "none",
-        SAMPLE_DEFAULTS["input_size"],
-    )
-    assert build_config(epochs=3).epochs == 3  # a flag still wins over the sample defaults
-    custom = build_config(data="my.yaml")
-    assert custom.model is None and custom.pretrained is None and custom.lr is None
+def test_settings_do_not_depend_on_the_data() -> None:
+    """The recipe is chosen from what the engine loads, not from the data: the settings leave it unset."""
+    for data in (None, "sample", "my.yaml"):
+        cfg = build_config(data=data)
+        assert (cfg.model, cfg.pretrained, cfg.lr, cfg.epochs, cfg.optimizer, cfg.batch_size) == (None,) * 6
+    assert build_config(epochs=3).epochs == 3
 
 
 def test_yaml_then_flags_win(tmp_path: Path) -> None:

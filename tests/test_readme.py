@@ -7,8 +7,9 @@ import inspect
 import re
 from pathlib import Path
 
+from posekit.models.presets import PRESETS
 from posekit.samples.sample_images import generate_sample
-from posekit.settings import build_config
+from posekit.settings import DEFAULT_MODEL, SCRATCH_RECIPE
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -23,12 +24,14 @@ def _readme_commands() -> list[str]:
 def test_the_main_job_is_the_sample_training_readme_describes() -> None:
     main_job = _readme_commands()[0]
     assert main_job.endswith("&& posekit train"), "README's first command installs and runs `posekit train`"
-    cfg = build_config()  # what `posekit train` with no flags trains
+    # what `posekit train` with no flags trains: the default model, which has no pretrained weights, so
+    # the from-scratch recipe
+    assert PRESETS[DEFAULT_MODEL].hub_id is None
     text = README[README.index(main_job) :][:600]
     epochs, height, width = map(int, re.search(r"for (\d+) epochs at (\d+)x(\d+)", text).groups())
-    assert (epochs, height, width) == (cfg.epochs, *cfg.input_size)
+    assert (epochs, (height, width)) == (SCRATCH_RECIPE["epochs"], SCRATCH_RECIPE["input_size"])
     model = re.search(r"trains (ViTPose-\w+)", text).group(1)
-    assert cfg.model == "vitpose-" + model.split("-")[1].lower()
+    assert DEFAULT_MODEL == "vitpose-" + model.split("-")[1].lower()
     defaults = inspect.signature(generate_sample).parameters
     train_images, val_images = map(
         int, re.search(r"(\d+) training images.*?(\d+) validation", text, re.S).groups()

@@ -25,7 +25,7 @@ from posekit.errors import ConfigError
 from posekit.settings import build_config
 
 #: A run of a few seconds: 64x48 crops, batch 4, ~12 steps per epoch, a checkpoint every 4 steps.
-TINY = {**TINY_TRAIN, "epochs": 2, "lr": 2e-3, "warmup": 3, "save_every": 4, "seed": 3}
+TINY = {**TINY_TRAIN, "epochs": 2, "lr": 2e-3, "warmup": 3, "save_every": 4, "seed": 3, "val_every": 1}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -28,6 +28,7 @@ def train_command(
     model: Annotated[str | None, typer.Option(help=_help("model"))] = None,
     pretrained: Annotated[str | None, typer.Option(help=_help("pretrained"))] = None,
     epochs: Annotated[int | None, typer.Option(help=_help("epochs"))] = None,
+    time: Annotated[float | None, typer.Option(help=_help("time"))] = None,
     batch_size: Annotated[str | None, typer.Option(help=_help("batch_size"))] = None,
     lr: Annotated[float | None, typer.Option(help=_help("lr"))] = None,
     weight_decay: Annotated[float | None, typer.Option(help=_help("weight_decay"))] = None,

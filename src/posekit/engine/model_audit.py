@@ -36,7 +36,7 @@ from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json, atomic_write_text
 from posekit.runs import new_run_dir
 from posekit.samples import locate
-from posekit.settings import SAMPLE_DEFAULTS, build_config
+from posekit.settings import build_config
 
 #: Fold models train to their last epoch and are validated once, after it: their held-out fold is their
 #: validation split and must choose nothing (the last weights predict it, never the "best" on it).
@@ -60,7 +60,7 @@ def audit_with_model(
     """Audit ``data`` as :func:`posekit.audit.api.audit` does, adding the model-based checks when given
     ``model`` (a model directory, hub id, preset or loaded ``PoseModel`` of the data's keypoints) or
     ``folds`` (K >= 2 models trained under ``folder/folds`` on the other folds' images; their recipe is
-    posekit train's for this data (the sample's recipe on the sample), then ``fold_config`` (a train
+    posekit train's for this data (:mod:`posekit.engine.recipe`), then ``fold_config`` (a train
     settings YAML) and ``fold_settings``). With neither, data only. Each split's
     :attr:`~posekit.audit.api.AuditedSplit.mode` says how its people were predicted."""
     check_model_options(model, folds, fold_config)
@@ -70,10 +70,9 @@ def audit_with_model(
     elif folds is not None:
         if folder is None:
             raise ConfigError("--folds trains models: give the run folder to keep them in (folder=...)")
-        recipe = {**(SAMPLE_DEFAULTS if str(data) == "sample" else {}), **FOLD_RECIPE}
         settings = {**(fold_settings or {}), **({"device": device} if device is not None else {})}
         predictor = FoldPredictor(
-            folds, folder, recipe, fold_config, settings, batch_size=batch_size, progress=progress
+            folds, folder, FOLD_RECIPE, fold_config, settings, batch_size=batch_size, progress=progress
         )
     return audit(data, split, images, min_score, predict=predictor)
 

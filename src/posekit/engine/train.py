@@ -35,11 +35,20 @@ from posekit.engine.checkpoint import (
     save_checkpoint,
 )
 from posekit.engine.ema import ModelEMA
+from posekit.engine.recipe import (
+    Recipe,
+    banner,
+    choose_recipe,
+    fit_epochs,
+    no_weights_reason,
+    same_images_warning,
+)
 from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
-from posekit.errors import ConfigError, Interrupted, PosekitError
+from posekit.errors import ConfigError, Interrupted, ModelError, PosekitError
+from posekit.models.presets import PRESETS
 from posekit.runs import new_run_dir
-from posekit.settings import BASE_BATCH, BASE_LR, TrainConfig, build_config
+from posekit.settings import BASE_BATCH, BASE_LR, DEFAULT_MODEL, TrainConfig, build_config
 
 #: Where the step schedule multiplies the lr by 0.1, as fractions of the epochs (170 and 200 of 210).
 STEP_MILESTONES = (170 / 210, 200 / 210)
@@ -128,9 +137,12 @@ class Trainer:
             cfg.data = str(Path(cfg.data).resolve())  # args.yaml names the data wherever a resume runs
         self.data = data_fingerprint({"train": self.train_data, "val": self.val_data})
         self.allow_data_change = allow_data_change
+        self.recipe: Recipe | None = None  # None when resuming: args.yaml holds every setting
         self._build_model(None if resume_dir is None else resume_dir / "weights" / "last")
         self._resolve_batch_and_schedule()
         self._build_loader()
+        if self.cfg.epochs is None:  # --time: as many epochs as fit
+            self._fit_epochs()
         self._build_optimizer()
 
         self.epoch, self.start_batch = 0, 0
@@ -159,25 +171,50 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
     def _build_model(self, checkpoint: Path | None) -> None:
-        """The model of ``--model``/``--pretrained`` (or of the checkpoint being resumed); the preset's
-        recipe fills ``drop_path`` and ``layer_decay`` when they are not given."""
-        from posekit.models.vitpose import load_model
+        """The model of ``--model``/``--pretrained`` (or of the checkpoint being resumed) and the recipe that
+        what was loaded calls for (:mod:`posekit.engine.recipe`): pretrained weights -> fine-tuning, none ->
+        from scratch. A preset's own hub weights (``auto``) that cannot be had mean from scratch, said so."""
+        from posekit.models.vitpose import weights_source
 
         cfg = self.cfg
-        cfg.model = cfg.model or "vitpose-b"
+        cfg.model = cfg.model or DEFAULT_MODEL
         cfg.pretrained = cfg.pretrained or "auto"
-        torch.manual_seed(cfg.seed)  # the same initial weights on every process and every run
-        self.model = load_model(
-            checkpoint or cfg.model,
-            pretrained="auto" if checkpoint else cfg.pretrained,
-            schema=self.train_data.schema,
-            input_size=cfg.input_size,
-            drop_path=cfg.drop_path,
-        )
+        weights = weights_source(cfg.model, cfg.pretrained)
+        if checkpoint is not None:  # resuming: args.yaml holds the settings; the rule fills any it lacks
+            self.model = self._load_model(checkpoint, "auto")
+            choose_recipe(weights, "").fill(cfg)
+        else:
+            if cfg.time is not None and cfg.epochs is not None:
+                raise ConfigError("--time fits the epochs to the minutes given: drop --epochs or --time")
+            reason, self.model = "", None
+            if weights:
+                try:
+                    self.model = self._load_model(cfg.model, cfg.pretrained)
+                except ModelError as error:
+                    if cfg.pretrained != "auto" or cfg.model not in PRESETS:
+                        raise
+                    weights, reason = None, no_weights_reason(cfg.model, cfg.pretrained, error)
+            self.recipe = choose_recipe(weights, reason or no_weights_reason(cfg.model, cfg.pretrained))
+            self.recipe.fill(cfg)
+            if self.model is None:
+                self.model = self._load_model(cfg.model, "none")
         self.schema = self.model.schema
         cfg.input_size = tuple(self.model.input_size)
         cfg.drop_path = self.model.drop_path
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
+
+    def _load_model(self, model: str | Path, pretrained: str) -> Any:
+        from posekit.models.vitpose import load_model
+
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process and every run
+        return load_model(
+            model,
+            pretrained=pretrained,
+            schema=self.train_data.schema,
+            input_size=cfg.input_size,
+            drop_path=cfg.drop_path,
+        )
 
     def _resolve_batch_and_schedule(self) -> None:
         from posekit.topdown.augment import AugmentConfig
@@ -200,9 +237,6 @@ class Trainer:
         self.micro_batch = cfg.batch_size  # halved on GPU out-of-memory; gradients accumulate over chunks
         self.sampler = EpochBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, self.rank, self.world)
         self.steps_per_epoch = len(self.sampler)
-        cfg.epochs = cfg.epochs or 5
-        total = cfg.epochs * self.steps_per_epoch
-        cfg.warmup = min(500, total // 10) if cfg.warmup is None else cfg.warmup
         cfg.lr = cfg.lr or BASE_LR * cfg.batch_size * self.world / BASE_BATCH
         if cfg.workers is None:  # on CPU the model's threads already use the cores: few workers (2 cores: 0)
             cpus = (os.cpu_count() or 1) // self.world
@@ -225,6 +259,8 @@ class Trainer:
         from posekit.engine.optim import build_optimizer, build_scheduler
 
         cfg = self.cfg
+        total = cfg.epochs * self.steps_per_epoch
+        cfg.warmup = min(500, total // 10) if cfg.warmup is None else cfg.warmup
         optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.layer_decay, kind=cfg.optimizer)
         # step decay: x0.1 where the ViTPose recipe puts it (epochs 170 and 200 of 210)
         milestones = [round(cfg.epochs * f) * self.steps_per_epoch for f in STEP_MILESTONES]
@@ -233,6 +269,29 @@ class Trainer:
         )
         self.model, self.optimizer = self.accelerator.prepare(self.model, optimizer)
         self.ema = ModelEMA(self.unwrapped) if cfg.ema else None
+
+    def _fit_epochs(self, probes: int = 4) -> None:
+        """``--time``: the epochs that fit, from the median time of forward and backward passes on the first
+        batches (after one to warm up; the weights are not stepped, the optimiser step is not counted)."""
+        cfg, device = self.cfg, self.accelerator.device
+        model = self.model.to(device).train()
+        self.sampler.set_epoch(0, 0)
+        times, t0 = [], time.perf_counter()
+        for _, batch in zip(range(probes + 1), self.loader, strict=False):  # loading included
+            batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+            pred = model(batch["pixel_values"])
+            heatmap_loss(pred.float(), batch["heatmaps"], batch["target_weights"]).backward()
+            times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+        model.zero_grad(set_to_none=True)
+        step_s = float(np.median(times[1:] or times))
+        val_people = len(self.val_data.annotations)
+        epochs = fit_epochs(cfg.time, step_s, self.steps_per_epoch, cfg.batch_size, val_people, cfg.val_every)
+        cfg.epochs = self.shard.share(lambda: epochs)  # the main process's estimate, for all
+        self.log.print(
+            f"--time {cfg.time:g}: {step_s:.2f} s a step on the first batches -> {cfg.epochs} epochs of "
+            f"{self.steps_per_epoch} steps"
+        )
 
     @property
     def unwrapped(self) -> Any:
@@ -259,6 +318,12 @@ class Trainer:
             self.world,
             self.steps_per_epoch,
         )
+        if self.recipe is not None:
+            for line in banner(self.recipe, cfg, len(self.train_set)):
+                self.log.print(line)
+        warning = same_images_warning(self.train_data, self.val_data)
+        if warning:
+            self.log.print(warning)
         self.t0 = self.last_save = time.time()
         for epoch in range(self.epoch, cfg.epochs):
             if self.stopped_early:

@@ -161,6 +161,15 @@ class PoseModel(nn.Module):
 
 
 # ---------------------------------------------------------------------- loading
+def weights_source(model: str | Path, pretrained: str = "auto") -> str | None:
+    """Where :func:`load_model` takes the weights from: for a preset, its hub weights (``auto``; None when it
+    has none), None (``none``: random) or the ``pretrained`` given; any other model is its own source."""
+    preset = PRESETS.get(str(model))
+    if preset is None:
+        return str(model)
+    return {"auto": preset.hub_id, "none": None}.get(pretrained, pretrained)
+
+
 def load_model(
     model: str | Path,
     pretrained: str = "auto",
@@ -188,7 +197,7 @@ def load_model(
             f"pass the weights as --model, or pick a preset: {', '.join(PRESETS)}"
         )
     if preset is not None:
-        source = {"auto": preset.hub_id, "none": None}.get(pretrained, pretrained)
+        source = weights_source(name, pretrained)
         checkpoint = read_checkpoint(source, input_size) if source else None
         trained_size = (
             tuple(checkpoint.config.backbone_config.image_size) if checkpoint else DEFAULT_INPUT_SIZE

@@ -1,0 +1,108 @@
+"""The training recipe of a run, from what is actually loaded: pretrained weights -> fine-tuning, none ->
+from scratch (the same rule for the built-in sample and for any ``--data``), the settings it fills, and
+the banner lines that say which recipe, why, and how the data compares with the seed's guidance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from posekit.datasets.records import KeypointAnnotations
+from posekit.settings import (
+    FINETUNE_MIN_PEOPLE,
+    FINETUNE_RECIPE,
+    SCRATCH_MIN_PEOPLE,
+    SCRATCH_RECIPE,
+    TrainConfig,
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """``kind`` of training, ``reason`` it was chosen (what was or was not loaded) and its settings."""
+
+    kind: Literal["fine-tuning", "from scratch"]
+    reason: str
+    settings: dict[str, Any]
+
+    @property
+    def min_people(self) -> int:
+        return FINETUNE_MIN_PEOPLE if self.kind == "fine-tuning" else SCRATCH_MIN_PEOPLE
+
+    def fill(self, cfg: TrainConfig) -> None:
+        """Set the fields of ``cfg`` left unset (None) to the recipe's; ``augment`` given is applied over
+        the recipe's augmentation; with ``time`` the epochs are left to :func:`fit_epochs`."""
+        for field, value in self.settings.items():
+            if field == "epochs" and cfg.time is not None:
+                continue
+            if field == "augment":
+                cfg.augment = {**value, **cfg.augment}
+            elif getattr(cfg, field) is None:
+                setattr(cfg, field, value)
+
+
+def choose_recipe(weights: str | None, reason: str) -> Recipe:
+    """Fine-tuning when ``weights`` (where they were loaded from) is set, else from scratch; ``reason``
+    says why no weights were loaded (unused when they were)."""
+    if weights is not None:
+        return Recipe("fine-tuning", f"pretrained weights loaded from {weights}", FINETUNE_RECIPE)
+    return Recipe("from scratch", reason, SCRATCH_RECIPE)
+
+
+def no_weights_reason(model: str, pretrained: str, error: Exception | None = None) -> str:
+    """Why a run starts from random weights: ``--pretrained none``, a preset without hub weights, or
+    ``error`` (the preset's hub weights could not be had)."""
+    if error is not None:
+        return f"the pretrained weights of {model} could not be loaded ({error})"
+    if pretrained == "none":
+        return "--pretrained none"
+    return f"{model} has no pretrained weights"
+
+
+def banner(recipe: Recipe, cfg: TrainConfig, train_people: int) -> list[str]:
+    """The recipe line (what, why, the main settings) and the data-size line (a warning below the seed's
+    guidance for this recipe)."""
+    settings = (
+        f"{cfg.optimizer} lr {cfg.lr:.3g}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"layer decay {cfg.layer_decay:g}"
+    )
+    lines = [f"Recipe: {recipe.kind} ({recipe.reason}): {settings}."]
+    guidance = (
+        f"the seed's guidance is {FINETUNE_MIN_PEOPLE:,}+ labelled people to fine-tune and "
+        f"{SCRATCH_MIN_PEOPLE:,}+ to train from scratch"
+    )
+    if train_people < recipe.min_people:
+        advice = "expect a rough model; label more people"
+        if recipe.kind == "from scratch":
+            advice += ", or fine-tune a preset with weights (--model vitpose-b)"
+        lines.append(f"[yellow]Warning:[/] {train_people:,} training people; {guidance}: {advice}.")
+    else:
+        lines.append(f"{train_people:,} training people; {guidance}.")
+    return lines
+
+
+def same_images_warning(train: KeypointAnnotations, val: KeypointAnnotations) -> str | None:
+    """A warning when validation images are also training images (one JSON given as both splits), else
+    None: the AP then measures how well the training images were learnt, not how well the model does on
+    images it never saw."""
+    seen = {image.path.resolve() for image in train.images.values()}
+    shared = sum(image.path.resolve() in seen for image in val.images.values())
+    if not shared:
+        return None
+    return (
+        f"[yellow]Warning:[/] {shared} of the {len(val.images)} validation images are also training images "
+        f"({val.json_path.name} / {train.json_path.name}), so the AP says how well they were learnt, not how "
+        "the model does on new images; give a separate `val:` split in a data YAML"
+    )
+
+
+#: A validated person costs about this fraction of a training sample: a forward pass (a third of forward
+#: plus backward), twice with the flip test.
+VAL_COST = 2 / 3
+
+
+def fit_epochs(minutes: float, step_s: float, steps: int, batch: int, val_people: int, val_every: int) -> int:
+    """The most epochs (at least 1) whose training steps (``step_s`` seconds each, ``steps`` an epoch)
+    and share of validations (``val_people`` every ``val_every`` epochs) fit in ``minutes``."""
+    epoch_s = steps * step_s + val_people * step_s / batch * VAL_COST / val_every
+    return max(1, int(minutes * 60 // epoch_s))
