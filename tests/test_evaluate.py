@@ -175,7 +175,7 @@ def test_detection_boxes_are_rescored_and_suppressed(coco: KeypointAnnotations, 
     dets = load_detections(shared_data / "coco" / "test_coco_det_AP_H_56.json", coco.images)
     model = _PeakModel(coco.schema)
     boxes = [b for i in coco.images for b in [d for d in dets.boxes if d["image_id"] == i][:5]]  # 5 per image
-    out = predict_dataset(model, coco, boxes, flip_test=False, device="cpu")
+    out = predict_dataset(model, coco, boxes=boxes, flip_test=False, device="cpu")
     assert (out.annotation_ids == -1).all() and len(out.image_ids) == 20
     np.testing.assert_allclose(np.sort(out.box_scores), np.sort([d["score"] for d in boxes]), rtol=1e-6)
     # every keypoint scores the peak value 1 > 0.2, so the instance score is the box score

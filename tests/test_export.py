@@ -49,7 +49,7 @@ def test_onnx_predict_gives_the_pytorch_results(tiny_model_dir, exported, shared
 
 
 def test_fixed_batch_and_fp16_exports(tiny_model_dir, tmp_path):
-    fixed = posekit.export(tiny_model_dir, output=tmp_path / "b2.onnx", batch=2)
+    fixed = posekit.export(tiny_model_dir, output=tmp_path / "b2.onnx", batch_size=2)
     runner = OnnxRunner(fixed.path)
     assert runner.fixed_batch == 2
     x = np.random.default_rng(1).standard_normal((3, 3, 64, 48)).astype(np.float32)  # padded to 2 + 2

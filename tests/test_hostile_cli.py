@@ -111,6 +111,7 @@ def test_ctrl_c_in_any_command_prints_interrupted(monkeypatch, run_cli) -> None:
 
 @pytest.mark.parametrize("saved", [True, False])
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, run_cli, saved) -> None:
+    import posekit
     import posekit.engine.train as engine
 
     run = tmp_path / "runs" / "train" / "exp"
@@ -119,7 +120,7 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, run_cl
         (run / "weights" / "last" / "training_state.pt").write_bytes(b"")
 
     class Trainer:  # the real loop is tested elsewhere; here only what Ctrl-C leaves the user with
-        def __init__(self, cfg, resume_dir=None) -> None:
+        def __init__(self, cfg, resume_dir=None, run_folder=None, verbose=True) -> None:
             self.run_dir = run
 
         def fit(self) -> dict:
@@ -137,7 +138,7 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, run_cl
     else:
         assert f"No checkpoint was saved yet in {run}: start the run again." in text
     with pytest.raises(Interrupted):  # Python callers still see a KeyboardInterrupt
-        engine.train(project=str(tmp_path / "runs"))
+        posekit.train(project=str(tmp_path / "runs"))
 
 
 # ---------------------------------------------------------------------------------------------- video

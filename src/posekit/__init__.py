@@ -20,19 +20,27 @@ if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"} & set(os.environ):
 
 __version__ = "0.1.0"
 
-__all__ = ["KeypointSchema", "__version__", "analyze", "check", "convert", "export", "load", "train", "val"]
+__all__ = [
+    "KeypointSchema",
+    "ViTPose",
+    "__version__",
+    "analyze",
+    "audit",
+    "check",
+    "convert",
+    "export",
+    "load",
+    "predict",
+    "sigmas",
+    "train",
+    "val",
+]
 
-# The public API is imported lazily so that ``import posekit`` (and ``posekit --help``) stays fast.
-_LAZY = {
-    "KeypointSchema": ("posekit.datasets.schema", "KeypointSchema"),
-    "analyze": ("posekit.tasks.analyze", "analyze"),
-    "check": ("posekit.tasks.check", "check"),
-    "load": ("posekit.inference.predictor", "load"),
-    "train": ("posekit.engine.train", "train"),
-    "val": ("posekit.tasks.val", "val"),
-    "export": ("posekit.inference.export", "export"),
-    "convert": ("posekit.tasks.convert", "convert"),
-}
+# The public API (posekit.api) is imported lazily so that ``import posekit`` (and ``posekit --help``) stays
+# fast.
+_LAZY = {name: "posekit.api" for name in __all__ if name not in ("KeypointSchema", "__version__", "analyze")}
+_LAZY["KeypointSchema"] = "posekit.datasets.schema"
+_LAZY["analyze"] = "posekit.tasks.analyze"
 
 if TYPE_CHECKING:
     from posekit.datasets.schema import KeypointSchema
@@ -43,5 +51,4 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'posekit' has no attribute {name!r}")
     import importlib
 
-    module, attr = _LAZY[name]
-    return getattr(importlib.import_module(module), attr)
+    return getattr(importlib.import_module(_LAZY[name]), name)

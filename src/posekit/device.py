@@ -46,6 +46,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return resolved
 
 
+def loader_workers(device: str | torch.device, processes: int = 1) -> int:
+    """Data loading processes of each of ``processes`` processes on ``device`` (training and evaluation
+    decide it here): on a GPU up to 8 of the process's share of the cores; on a CPU the model's threads
+    already use the cores, so a quarter of its share (2 cores: none, the loading runs in line)."""
+    import torch
+
+    cpus = (os.cpu_count() or 1) // max(1, processes)
+    return min(8, cpus) if torch.device(device).type == "cuda" else cpus // 4
+
+
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX512-BF16). Elsewhere torch emulates
     bf16 and it is several times slower than fp32 (7x for ViTPose-S on an AVX2-only EPYC, measured)."""

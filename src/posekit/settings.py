@@ -1,9 +1,12 @@
-"""Settings of every mode: one validated pydantic model per command (train, val, predict), shared by the
-CLI, a YAML file (``--config``) and the Python API, so each default lives in one place.
+"""Settings of every command: one validated pydantic model per command (check, train, val, predict, export,
+convert, audit, sigmas), shared by the CLI (whose options are generated from these fields:
+:mod:`posekit.cli.options`), a YAML file (``--config``) and the Python API, so each option, its default and
+its help live in one place.
 
-Every train field but ``augment`` (YAML and Python only) is a ``posekit train`` flag (``batch_size`` ->
-``--batch-size``). Values left at ``None`` are resolved by the engine once the device and the model are
-known (see :mod:`posekit.engine.train`), and the fully resolved configuration is written to the run
+Every field is a flag of its command (``batch_size`` -> ``--batch-size``) but those marked with
+``json_schema_extra={"cli": False}`` (YAML and Python only, e.g. train's ``augment``). Values left at
+``None`` are resolved by the engine once the device and the model are known (see
+:mod:`posekit.engine.train`), and the fully resolved configuration is written to the run
 folder as ``args.yaml``, which is itself a valid ``--config`` file.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -21,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from posekit.datasets.yaml_file import load_yaml
 from posekit.device import PrecisionSetting
 from posekit.errors import ConfigError, check_number
+from posekit.metrics.nms import NMS_THRESHOLDS
 
 #: The model ``posekit train`` trains when no ``--model`` is given: the tiny preset, which learns on 2 CPU
 #: cores in minutes. It has no pretrained weights, so it gets the from-scratch recipe; a preset with hub
@@ -102,9 +106,9 @@ class OneEuroParams:
     """``min_cutoff`` (Hz): smoothing of still joints (lower = smoother); ``beta`` (Hz per object size per
     second): how fast the cutoff opens with speed (higher = less lag); ``d_cutoff`` (Hz): speed filter."""
 
-    min_cutoff: float = 0.5
-    beta: float = 4.0
-    d_cutoff: float = 1.0
+    min_cutoff: float = field(default=0.5, metadata={"help": "One-Euro min cutoff (Hz): lower = smoother"})
+    beta: float = field(default=4.0, metadata={"help": "One-Euro beta: higher = less lag on fast moves"})
+    d_cutoff: float = field(default=1.0, metadata={"help": "One-Euro speed filter cutoff (Hz)"})
 
     def __post_init__(self) -> None:
         check_number("--beta", self.beta, 0)
@@ -118,9 +122,9 @@ class SavgolParams:
     """``window`` (odd, frames) and ``polyorder`` of the Savitzky-Golay filter; gaps of low-score or missing
     joints up to ``max_gap`` frames are filled by linear interpolation first."""
 
-    window: int = 9
-    polyorder: int = 2
-    max_gap: int = 10
+    window: int = field(default=9, metadata={"help": "Savitzky-Golay window (odd, frames)"})
+    polyorder: int = field(default=2, metadata={"help": "Savitzky-Golay polynomial order"})
+    max_gap: int = field(default=10, metadata={"help": "offline: fill gaps of up to N frames"})
 
     def __post_init__(self) -> None:
         if self.max_gap < 0:
@@ -137,6 +141,18 @@ _EXPECTED = {
     "batch_size": "expected a positive integer or 'auto'",
     "input_size": "expected HxW, both multiples of 16 (the ViT patch size), e.g. 256x192",
 }
+
+#: Findings below this score are not reported by ``posekit audit``: p = 1e-4 under each check's null
+#: model, so that chance alone raises about one finding per 10,000 points or bones measured.
+MIN_SCORE = 4.0
+
+_DATA = "'sample', a COCO keypoint .json or a data .yaml"
+_IMAGES = "image folder of a .json (default: found beside it)"
+_PRETRAINED = "weights of a preset: auto (hub), none (random), a path or hub id"
+_PRECISION = "auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
+#: ``json_schema_extra`` of the fields that are not command-line flags (YAML and Python only).
+_NOT_A_FLAG = {"cli": False}
+
 
 #: A path given as ``str`` or ``pathlib.Path`` (kept as ``str``, so the settings stay plain YAML).
 PathText = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, os.PathLike) else v)]
@@ -200,7 +216,9 @@ class TrainConfig(BaseModel):
         None, ge=1, description="save a checkpoint every N steps (default: ~10 min)"
     )
     augment: dict[str, Any] = Field(
-        {}, description="augmentation over the recipe's, e.g. {rotation: 20} (see AugmentConfig)"
+        {},
+        description="augmentation over the recipe's, e.g. {rotation: 20} (see AugmentConfig)",
+        json_schema_extra=_NOT_A_FLAG,
     )
     project: PathText = Field("runs", description="root folder of the runs")
     name: PathText = Field("exp", description="run name: runs/train/<name> (incremented if it exists)")
@@ -249,12 +267,12 @@ class TrainConfig(BaseModel):
     def _model(cls, value: str | None) -> str | None:
         if value is None or Path(value).expanduser().exists() or "/" in value or value.endswith(".pth"):
             return value
-        from posekit.models.presets import PRESETS
+        from posekit.models.presets import PRESETS, suggest_preset
 
         if value not in PRESETS:
             raise ValueError(
                 f"expected a preset, a local model directory or a hub id (org/name); "
-                f"presets: {', '.join(PRESETS)}"
+                f"presets: {', '.join(PRESETS)}.{suggest_preset(value)}"
             )
         return value
 
@@ -273,6 +291,7 @@ class ValConfig(BaseModel):
 
     model: Any = Field(None, description="model directory, hub id, preset or a loaded PoseModel")
     data: PathText = Field("sample", description="data YAML, COCO JSON or 'sample'")
+    images: PathText | None = Field(None, description=_IMAGES)
     predictions: PathText | None = Field(None, description="COCO keypoint results .json to score (no model)")
     boxes: PathText | None = Field(None, description="COCO detection results .json: person boxes, not GT")
     box_conf: float = Field(0.0, ge=0, le=1, description="keep detection boxes scoring at least this")
@@ -292,18 +311,26 @@ class ValConfig(BaseModel):
     conf: float = Field(0.3, ge=0, le=1, description="keypoint confidence for drawing/reporting (not AP)")
     sigmas: PathText | list[float] | None = Field(None, description="OKS sigmas: JSON file or comma list")
     nms: Literal["oks", "soft", "none"] = Field("oks", description="non-maximum suppression of people")
-    nms_threshold: float | None = Field(None, gt=0, le=1, description="NMS threshold (oks 0.9, soft 0.3)")
+    nms_threshold: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="NMS threshold (default: "
+        + ", ".join(f"{mode} {value:g}" for mode, value in NMS_THRESHOLDS.items())
+        + ")",
+    )
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     workers: int | None = Field(None, ge=0, description="data loading processes (default: 0 on CPU)")
     pretrained: PathText = Field("auto", description="weights of a preset: auto | none | PATH | HUB_ID")
     worst: int = Field(16, ge=0, description="people drawn in worst_people.jpg")
     project: PathText = Field("runs", description="root folder of the runs")
     name: PathText = Field("exp", description="run name: runs/val/<name> (incremented if it exists)")
-    verbose: bool = Field(True, description="print the report")
+    verbose: bool = Field(False, description="print the report", json_schema_extra=_NOT_A_FLAG)
 
 
-class PredictConfig(BaseModel):
-    """The settings of ``posekit predict`` / ``Predictor.predict`` besides the source."""
+class PredictOptions(BaseModel):
+    """What :meth:`posekit.inference.predictor.Predictor.predict` reads: the settings of one prediction
+    besides the model, the source and where the run is written."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
 
@@ -325,28 +352,166 @@ class PredictConfig(BaseModel):
     conf: float | str | dict[str, float] = Field(
         0.3, description="keypoint threshold, per joint with '0.3,left_wrist=0.5'"
     )
-    batch: int = Field(8, ge=1, description="crops per model call (and frames read ahead)")
+    batch_size: int = Field(8, ge=1, description="crops per model call (and frames read ahead)")
     flip: bool | None = Field(
         None, description="flip test (default: the model's processor policy for images, off for videos)"
     )
-    precision: PrecisionSetting = Field(
-        "auto", description="auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
-    )
+    precision: PrecisionSetting = Field("auto", description=_PRECISION)
     calibration: PathText = Field("sample", description="int8: data set or person images to calibrate on")
     live: bool | None = Field(
         None, description="drop frames the model has no time for (default: webcams and stream URLs)"
     )
-    track: bool | Literal["bytetrack", "oks"] = Field(False, description="track ids across frames")
+    track: bool = Field(False, description="track ids across frames")
+    tracker: Literal["auto", "bytetrack", "oks"] = Field(
+        "auto", description="auto: ByteTrack on detector boxes (posekit[track]), else OKS; bytetrack; oks"
+    )
     smooth: Literal["online", "offline"] | None = Field(
-        None, description="temporal smoothing (implies track)"
+        None, description="temporal smoothing (implies track): online | offline"
     )
     one_euro: OneEuroParams = Field(OneEuroParams(), description="One-Euro filter settings (online)")
     savgol: SavgolParams = Field(SavgolParams(), description="gap filling + Savitzky-Golay (offline)")
-    stream: bool | None = Field(None, description="return a generator (default for videos and webcams)")
-    save: bool = Field(False, description="write drawn images / videos")
-    save_json: bool | None = Field(None, description="write predictions.json (default: with save)")
+    stream: bool | None = Field(
+        None,
+        description="return a generator (default for videos and webcams)",
+        json_schema_extra=_NOT_A_FLAG,
+    )
+    save: bool = Field(False, description="write drawn images / videos (mp4, source fps and size)")
+    save_json: bool | None = Field(
+        None, description="write predictions.json and .jsonl (with each person's file; default: with save)"
+    )
+
+
+class PredictConfig(PredictOptions):
+    """The settings of ``posekit predict`` / ``posekit.predict``: the model, the source, where it runs and
+    where the run is written, then :class:`PredictOptions`."""
+
+    model: Any = Field(None, description="model directory, hub id, preset (vitpose-b) or exported .onnx")
+    source: Any = Field(
+        None,
+        description="image, folder, glob ('dir/*.jpg'), video, webcam index, stream URL (rtsp://), or "
+        "'sample' (the built-in sample's val images, with their ground-truth boxes unless --boxes)",
+    )
+    pretrained: PathText = Field("auto", description=_PRETRAINED)
+    device: str | None = Field(None, description="auto, cpu, cuda or cuda:N (default: cuda when available)")
     project: PathText = Field("runs", description="root folder of the runs")
     name: PathText = Field("exp", description="run name: runs/predict/<name> (incremented if it exists)")
+
+
+class ExportConfig(BaseModel):
+    """The settings of ``posekit export`` / ``posekit.export``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    model: Any = Field(None, description="model directory, hub id or preset (vitpose-b)")
+    pretrained: PathText = Field("auto", description=_PRETRAINED)
+    format: Literal["onnx"] = Field("onnx", description="export format")
+    output: PathText | None = Field(
+        None, description="output .onnx (default: model.onnx in the model directory, else NAME.onnx here)"
+    )
+    dynamic_batch: bool = Field(False, description="leave the batch size free")
+    batch_size: int = Field(1, ge=1, description="fixed batch size (without --dynamic-batch)")
+    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+        "auto",
+        description="fp32 (auto), fp16 (weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
+        "quantisation, calibrated on --calibration)",
+    )
+    calibration: PathText = Field(
+        "sample", description="int8: a data set (sample, data YAML, COCO JSON) or person images"
+    )
+    opset: int = Field(17, ge=14, description="ONNX opset")
+
+
+class CheckConfig(BaseModel):
+    """The settings of ``posekit check`` / ``posekit.check``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: PathText = Field("sample", description=_DATA)
+    images: PathText | None = Field(None, description=_IMAGES)
+    wholebody: bool = Field(False, description="COCO-WholeBody: check all 133 keypoints")
+    show: int = Field(0, ge=0, description="write N augmented training crops with their targets drawn")
+    json_output: bool = Field(False, description="print the report as JSON (machine-readable)")
+    project: PathText = Field("runs", description="folder of run folders (for --show)")
+    name: PathText = Field("exp", description="run name (for --show): runs/check/<name>")
+
+
+class ConvertConfig(BaseModel):
+    """The settings of ``posekit convert`` / ``posekit.convert``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    src: PathText = Field(description="the data to convert (a file or folder; 'sample' for coco)")
+    dst: PathText = Field(description="the output folder (new, or empty)")
+    from_format: Literal["coco", "yolo", "cvat", "label-studio"] = Field(
+        description="source format: coco, yolo, cvat or label-studio"
+    )
+    to_format: Literal["coco", "yolo"] = Field("coco", description="target format: coco or yolo")
+    images: PathText | None = Field(
+        None, description="image folder of a COCO .json, CVAT or Label Studio export (default: beside it)"
+    )
+    kpt_dims: Literal[2, 3] = Field(3, description="YOLO values per keypoint: 3 (x y v) or 2 (x y)")
+    copy_images: bool = Field(False, description="COCO output holds its images (hard links when possible)")
+    overwrite: bool = Field(False, description="replace DST when an earlier `posekit convert` wrote it")
+    label_config: PathText | None = Field(
+        None, description="Label Studio labelling config (XML): its model_index gives the keypoint order"
+    )
+
+
+class AuditConfig(BaseModel):
+    """The settings of ``posekit audit`` / ``posekit.audit``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    data: PathText = Field("sample", description=_DATA)
+    split: str = Field("all", description="train, val or all")
+    images: PathText | None = Field(None, description=_IMAGES)
+    min_score: float = Field(
+        MIN_SCORE, ge=0, description="report findings scoring at least this (-log10 p; 4 = 1 in 10,000)"
+    )
+    top: int = Field(10, ge=0, description="findings to print (all go to the files)")
+    model: Any = Field(
+        None,
+        description="compare the labels with this model's predictions (directory, hub id or preset of the "
+        "same keypoints); on its own training images it has memorised the labels: use --folds",
+    )
+    folds: int | None = Field(
+        None,
+        description="train K models, each on K-1 folds of the images, each predicting the fold it did "
+        "not see",
+    )
+    fold_config: PathText | None = Field(
+        None, description="train settings YAML for the --folds models (default: posekit train's recipe)"
+    )
+    fix: str | None = Field(
+        None, description="'swaps': write <file>.fixed.json with the flagged left/right pairs exchanged"
+    )
+    gallery: int = Field(16, ge=0, description="top findings drawn in findings.jpg (0: none)")
+    device: str | None = Field(None, description="auto, cpu, cuda or cuda:N")
+    project: PathText = Field("runs", description="root folder of the runs")
+    name: PathText = Field("exp", description="run name: runs/audit/<name> (incremented if it exists)")
+
+
+class SigmasConfig(BaseModel):
+    """The settings of ``posekit sigmas`` / ``posekit.sigmas``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    files: list[PathText] = Field(
+        description="two or more COCO keypoint .json files labelling the same images (people are matched "
+        "by OKS); one file with --predictions; or 'sample' (a demo: simulated annotators)"
+    )
+    predictions: PathText | None = Field(
+        None,
+        description="COCO keypoint results of a model on the one file: APPROXIMATE sigmas from its "
+        "residuals",
+    )
+    out: PathText | None = Field(
+        None, description="schema file to write (default: runs/sigmas/<name>/schema.json)"
+    )
+    min_oks: float = Field(0.5, ge=0, le=1, description="OKS at which two annotations are one person")
+    robust: bool = Field(False, description="medians instead of means: for files with gross mistakes")
+    project: PathText = Field("runs", description="root folder of the runs")
+    name: PathText = Field("exp", description="run name: runs/sigmas/<name> (incremented if it exists)")
 
 
 def build_config(
@@ -369,13 +534,18 @@ def build_settings(
     cls: type[SettingsModel],
     config: str | Path | None = None,
     file_values: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> SettingsModel:
-    """``cls`` from a YAML file of settings (``config``; or its already read ``file_values``) and the
-    given ``overrides`` (``None`` = not given; they win). Raises one :class:`ConfigError` naming every
-    bad flag, the value and what is allowed."""
+    """``cls`` from, in increasing priority, ``defaults`` (a caller's own, e.g. the CLI's), a YAML file of
+    settings (``config``; or its already read ``file_values``) and the given ``overrides`` (``None`` = not
+    given). Raises one :class:`ConfigError` naming every bad flag, the value and what is allowed."""
     values = file_values if file_values is not None else (_read_yaml(Path(config)) if config else {})
-    values = {**values, **{k.replace("-", "_"): v for k, v in overrides.items() if v is not None}}
+    values = {
+        **(defaults or {}),
+        **values,
+        **{k.replace("-", "_"): v for k, v in overrides.items() if v is not None},
+    }
     try:
         return cls(**values)
     except ValidationError as error:
@@ -395,13 +565,19 @@ def _describe(error: ValidationError, cls: type[BaseModel], source: str) -> str:
     """One message for all the invalid values: the flag, the value given and what is allowed."""
     lines = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else ""
+        loc = item["loc"]
+        field = str(loc[0]) if loc else ""
+        if len(loc) > 1 and field in cls.model_fields and is_dataclass(cls.model_fields[field].annotation):
+            field = str(loc[1])  # a nested setting (one_euro.min_cutoff) is its own flag (--min-cutoff)
         message = _EXPECTED.get(field) or item["msg"].removeprefix("Value error, ").replace(
             "Input should be", "must be"
         )
         if item["type"] == "extra_forbidden":
             options = ", ".join(flag(f) for f in cls.model_fields)
             lines.append(f"{flag(field)}: unknown option{source}; valid options: {options}")
+            continue
+        if item["type"] == "missing":
+            lines.append(f"{flag(field)}: missing{source}; give it on the command line or in --config")
             continue
         if item["type"] == "literal_error":
             allowed = item.get("ctx", {}).get("expected", "")

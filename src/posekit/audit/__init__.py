@@ -7,10 +7,11 @@ or CLI), so a model run can feed :func:`~posekit.audit.model_checks.model_findin
 
 from posekit.audit.api import AuditReport, audit
 from posekit.audit.data_checks import data_findings
-from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, write_findings
+from posekit.audit.findings import SCORE_MAX, Finding, write_findings
 from posekit.audit.inject import InjectedError, inject_errors, score_findings
 from posekit.audit.model_checks import ModelOutput, model_findings
 from posekit.audit.people import People
+from posekit.settings import MIN_SCORE
 
 __all__ = [
     "MIN_SCORE",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit.audit.data_checks import DATA_KINDS, count_findings, data_findings
-from posekit.audit.findings import MIN_SCORE, Finding, sort_findings
+from posekit.audit.findings import Finding, sort_findings
 from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
 from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data
@@ -18,6 +18,7 @@ from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, check_number
 from posekit.samples import locate
+from posekit.settings import MIN_SCORE
 
 SPLITS = ("train", "val", "all")
 #: How the labels of a split were judged (:attr:`AuditedSplit.mode`) and what that means for the findings.

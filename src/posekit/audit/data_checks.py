@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, nats_score, sort_findings, tail_score
+from posekit.audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
 from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_scale, sigma_units
 from posekit.datasets.schema import KeypointSchema
 from posekit.metrics.oks import oks
+from posekit.settings import MIN_SCORE
 
 #: The kinds these checks report.
 DATA_KINDS = ("visibility", "num_keypoints", "duplicate", "swap", "bone_length", "box_size", "outside_box")

@@ -32,9 +32,6 @@ KINDS = (
 )  # fmt: skip
 #: The score of a certain defect; statistical scores are capped here (p = 1e-12).
 SCORE_MAX = 12.0
-#: Findings below this score are not reported: p = 1e-4 under each check's null model, so that chance
-#: alone raises about one finding per 10,000 points or bones measured.
-MIN_SCORE = 4.0
 FINDINGS_CSV = "findings.csv"
 FINDINGS_JSON = "findings.json"
 

@@ -38,10 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.audit.findings import MIN_SCORE, SCORE_MAX, Finding, nats_score, sort_findings, tail_score
+from posekit.audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
 from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import PosekitError
+from posekit.settings import MIN_SCORE
 
 #: The kinds these checks report.
 MODEL_KINDS = ("swap", "displaced", "missed", "visibility")

@@ -12,15 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from posekit.cli.analyze import analyze_command
-from posekit.cli.audit import audit_command
-from posekit.cli.check import check_command
-from posekit.cli.convert import convert_command
+from posekit.cli.commands import COMMANDS
 from posekit.cli.examples import epilog, overview
-from posekit.cli.export import export_command
-from posekit.cli.predict import predict_command
-from posekit.cli.sigmas import sigmas_command
-from posekit.cli.train import train_command
-from posekit.cli.val import val_command
 from posekit.errors import PosekitError
 
 app = typer.Typer(
@@ -48,17 +41,7 @@ def _interruptible(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-for _name, _command in {
-    "check": check_command,
-    "train": train_command,
-    "val": val_command,
-    "predict": predict_command,
-    "export": export_command,
-    "convert": convert_command,
-    "audit": audit_command,
-    "sigmas": sigmas_command,
-    "analyze": analyze_command,
-}.items():
+for _name, _command in {**COMMANDS, "analyze": analyze_command}.items():
     app.command(_name, epilog=epilog(_name))(_interruptible(_command))
 
 

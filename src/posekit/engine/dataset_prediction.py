@@ -3,7 +3,6 @@ model and its processor, keypoints in image pixels, and the COCO results they ma
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +13,7 @@ from torch.utils.data import DataLoader, Subset
 
 from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.results_file import to_coco_results
-from posekit.device import resolve_device
+from posekit.device import loader_workers, resolve_device
 from posekit.distributed import Shard
 from posekit.metrics.nms import NmsMode, nms_per_image
 from posekit.topdown.processor import TopDownMeta
@@ -72,6 +71,7 @@ class DatasetPredictions:
 def predict_dataset(
     model: torch.nn.Module,
     dataset: KeypointAnnotations,
+    *,
     boxes: list[dict[str, Any]] | None = None,
     flip_test: bool | None = None,
     batch_size: int = 32,
@@ -85,8 +85,8 @@ def predict_dataset(
 
     ``model`` is a :class:`~posekit.models.vitpose.PoseModel` (any keypoint count); its ``processor``
     makes the crops, runs the flip test (``flip_test``, default: the processor's policy), decodes and
-    rescores. ``workers`` (data loading processes) defaults to 0 on CPU (the model needs the cores) and
-    up to 8 on a GPU. With ``shard``, only that process's block of whole batches is predicted.
+    rescores. ``workers`` (data loading processes): :func:`~posekit.device.loader_workers` by default.
+    With ``shard``, only that process's block of whole batches is predicted.
 
     ``split_views``: run the crops and their mirror images (as the flip test does) but decode each on its
     own instead of averaging: ``keypoints`` are the crops', ``mirrored_keypoints`` the mirror images'
@@ -94,7 +94,7 @@ def predict_dataset(
     """
     device = resolve_device(device)
     if workers is None:
-        workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)
+        workers = loader_workers(device)
     processor = model.processor
     crops = TopDownDataset(dataset, processor, boxes=boxes, train=False)
     mine = crops if shard is None else Subset(crops, shard.block(len(crops), batch_size))

@@ -24,7 +24,6 @@ import torch
 import yaml
 
 from posekit.audit.api import AuditReport, audit
-from posekit.audit.findings import MIN_SCORE
 from posekit.audit.model_checks import ModelOutput
 from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data
@@ -34,9 +33,8 @@ from posekit.engine.dataset_prediction import predict_dataset
 from posekit.engine.model_evaluation import check_model_schema
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json, atomic_write_text
-from posekit.runs import new_run_dir
 from posekit.samples import locate
-from posekit.settings import build_config
+from posekit.settings import MIN_SCORE, build_config
 
 #: Fold models train to their last epoch and are validated once, after it: their held-out fold is their
 #: validation split and must choose nothing (the last weights predict it, never the "best" on it).
@@ -219,7 +217,8 @@ class FoldPredictor:
                 "folds"
             )
         fold_of = self.assign(ids)
-        root = new_run_dir(self.folder, "folds", dataset.json_path.stem)
+        root = self.folder / "folds" / dataset.json_path.stem  # inside the audit's run folder
+        root.mkdir(parents=True, exist_ok=True)
         atomic_write_json(root / "assignment.json", {str(i): f + 1 for i, f in fold_of.items()})
         written = json.loads(dataset.json_path.read_bytes())
         output = ModelOutput(*(np.full((len(people), *s), np.nan) for s in _shapes(people)), mode="folds")
@@ -231,7 +230,7 @@ class FoldPredictor:
                 self.config, self.recipe, data=str(data_yaml), project=str(data_yaml.parent), name="model",
                 **self.settings,
             )  # fmt: skip
-            trainer = Trainer(cfg)
+            trainer = Trainer(cfg, run_folder=_model_folder)
             last = Path(trainer.fit()["last"])
             models.append(last)
             subset = dataclasses.replace(
@@ -251,6 +250,14 @@ class FoldPredictor:
             f"under {root}"
         )
         return output
+
+
+def _model_folder(cfg: Any) -> Path:
+    """A fold model's run folder, ``train/model`` beside the fold's data YAML (its ``project``), inside
+    the audit's run folder."""
+    folder = Path(cfg.project) / "train" / cfg.name
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _shapes(people: People) -> list[tuple[int, ...]]:

@@ -38,6 +38,7 @@ class Evaluation(NamedTuple):
 def evaluate_model(
     model: torch.nn.Module,
     dataset: KeypointAnnotations,
+    *,
     boxes: list[dict[str, Any]] | None = None,
     flip_test: bool | None = None,
     batch_size: int = 32,
@@ -68,7 +69,15 @@ def evaluate_model(
     check_nms_mode(nms)
     oks_sigmas = dataset.schema.sigmas_array if sigmas is None else np.asarray(sigmas, np.float64)
     predictions = predict_dataset(
-        model, dataset, boxes, flip_test, batch_size, device, workers, progress, shard=shard
+        model,
+        dataset,
+        boxes=boxes,
+        flip_test=flip_test,
+        batch_size=batch_size,
+        device=device,
+        workers=workers,
+        progress=progress,
+        shard=shard,
     )
     if shard is not None and shard.world > 1:
         if parts is None:

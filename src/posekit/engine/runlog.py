@@ -42,9 +42,10 @@ class RunLog:
 
     The trainer calls it at each stage with the values to show; it never reads the trainer itself."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, verbose: bool = True) -> None:
+        """``enabled``: write and show anything (the main process); ``verbose``: show on the console."""
         self.enabled = enabled
-        self.console = Console()
+        self.console = Console(quiet=not verbose)
         self.run_dir: Path | None = None
         self.writer: Any = None
 

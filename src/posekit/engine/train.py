@@ -11,8 +11,8 @@ be carried in checkpoints.
 from __future__ import annotations
 
 import math
-import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs
 from torch.utils.data import DataLoader
 
+from posekit.device import loader_workers, resolve_device
 from posekit.distributed import Shard
 from posekit.engine.checkpoint import (
     data_changes,
@@ -47,7 +48,6 @@ from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
 from posekit.errors import ConfigError, Interrupted, ModelError, PosekitError
 from posekit.models.presets import PRESETS
-from posekit.runs import new_run_dir
 from posekit.settings import BASE_BATCH, BASE_LR, DEFAULT_MODEL, TrainConfig, build_config
 
 #: Where the step schedule multiplies the lr by 0.1, as fractions of the epochs (170 and 200 of 210).
@@ -68,13 +68,18 @@ def train(
     config: str | Path | None = None,
     resume: bool | str | Path | None = None,
     allow_data_change: bool = False,
+    *,
+    run_folder: Callable[[TrainConfig], Path],
+    verbose: bool = True,
     **settings: Any,
 ) -> dict:
     """Train a ViTPose model; the keyword names are the ``posekit train`` flags (``batch_size=16``, ...).
 
     ``config`` is a YAML file of settings (keywords win). ``resume=True`` continues the latest run under
     ``project``; ``resume="runs/train/exp"`` that run, refused when its data changed since it started
-    unless ``allow_data_change``. Returns the run summary (paths and metrics).
+    unless ``allow_data_change``. A new run is written to ``run_folder(settings)`` (called by the main
+    process only: :mod:`posekit.tasks.train` makes it); ``verbose``: show progress and tables on the
+    console. Returns the run summary (paths and metrics).
     """
     if resume:
         run_dir = find_resume_dir(settings.get("project") or "runs", None if resume is True else resume)
@@ -85,13 +90,10 @@ def train(
                 f"--resume: {given} cannot change when resuming {run_dir} (it continues with its args.yaml); "
                 f"only {', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE))} may be given"
             )
-        trainer = Trainer(
-            build_config(run_dir / "args.yaml", **settings),
-            resume_dir=run_dir,
-            allow_data_change=allow_data_change,
-        )
+        cfg = build_config(run_dir / "args.yaml", **settings)
+        trainer = Trainer(cfg, resume_dir=run_dir, allow_data_change=allow_data_change, verbose=verbose)
     else:
-        trainer = Trainer(build_config(config, **settings))
+        trainer = Trainer(build_config(config, **settings), run_folder=run_folder, verbose=verbose)
     try:
         return trainer.fit()
     except KeyboardInterrupt:
@@ -104,14 +106,19 @@ class Trainer:
     """One training run: data, model, optimiser, schedule, checkpoints and the run folder."""
 
     def __init__(
-        self, cfg: TrainConfig, resume_dir: Path | None = None, allow_data_change: bool = False
+        self,
+        cfg: TrainConfig,
+        resume_dir: Path | None = None,
+        allow_data_change: bool = False,
+        run_folder: Callable[[TrainConfig], Path] | None = None,
+        verbose: bool = True,
     ) -> None:
+        """``resume_dir``: the run to continue; else ``run_folder(cfg)`` makes the new run's folder (the
+        main process calls it, every process gets its answer)."""
         self.cfg = cfg.model_copy()
         cfg = self.cfg
-        cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-        if cfg.device == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("--device: 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
-        cfg.device = "cuda" if cuda else "cpu"
+        cfg.device = resolve_device(cfg.device).type
+        cuda = cfg.device == "cuda"
         if cfg.amp is None:
             cfg.amp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
         if cfg.amp == "fp16" and not cuda:
@@ -126,7 +133,7 @@ class Trainer:
         acc = self.accelerator
         self.rank, self.world = acc.process_index, acc.num_processes
         self.shard = Shard(self.rank, self.world)
-        self.log = RunLog(enabled=acc.is_main_process)
+        self.log = RunLog(enabled=acc.is_main_process, verbose=verbose)
 
         from posekit.datasets.data_config import resolve_data
         from posekit.samples import locate
@@ -152,8 +159,10 @@ class Trainer:
         self.elapsed, self.t0 = 0.0, time.time()  # training seconds before this process, and its start
         if resume_dir is not None:
             self.run_dir = resume_dir
+        elif run_folder is not None:
+            self.run_dir = self.shard.share(lambda: run_folder(cfg))
         else:
-            self.run_dir = self.shard.share(lambda: new_run_dir(cfg.project, "train", cfg.name))
+            raise ValueError("Trainer needs resume_dir or run_folder")
         self._lock = lock_run(self.run_dir) if acc.is_main_process else None
         try:
             if resume_dir is not None:
@@ -238,9 +247,8 @@ class Trainer:
         self.sampler = EpochBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, self.rank, self.world)
         self.steps_per_epoch = len(self.sampler)
         cfg.lr = cfg.lr or BASE_LR * cfg.batch_size * self.world / BASE_BATCH
-        if cfg.workers is None:  # on CPU the model's threads already use the cores: few workers (2 cores: 0)
-            cpus = (os.cpu_count() or 1) // self.world
-            cfg.workers = min(8, cpus) if cfg.device == "cuda" else cpus // 4
+        if cfg.workers is None:
+            cfg.workers = loader_workers(cfg.device, self.world)
 
     def _build_loader(self) -> None:
         from posekit.topdown.training_dataset import collate

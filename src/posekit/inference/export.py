@@ -63,13 +63,13 @@ def export(
     dynamic_batch: bool = False,
     precision: str = "auto",
     opset: int = 17,
-    batch: int = 1,
+    batch_size: int = 1,
     calibration: str | Path = DEFAULT_CALIBRATION,
 ) -> ExportResult:
     """Export ``model`` (a directory, hub id, preset with ``pretrained`` weights, or :class:`PoseModel`)
     to ``output`` (default: ``model.onnx`` in the model directory, else ``<name>.onnx`` here).
 
-    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch``). ``precision``:
+    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch_size``). ``precision``:
     ``fp32`` (``auto``), ``fp16`` weights (inputs and outputs stay float32) or ``int8`` (static
     quantisation with activation ranges measured on ``calibration``: a data set, default the built-in
     sample, or a folder/glob of person images). Raises :class:`ModelError` when ONNX Runtime's heatmaps
@@ -79,8 +79,8 @@ def export(
 
     if format not in FORMATS:
         raise ConfigError(f"--format {format!r} is not supported; choose one of {list(FORMATS)}")
-    if batch < 1:
-        raise ConfigError(f"--batch must be >= 1, got {batch}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     resolved = resolve_precision(precision, torch.device("cpu"), runtime="onnx")
     if isinstance(model, PoseModel):
         pose_model, name = copy.deepcopy(model), "model"  # the caller's model keeps its device and dtype
@@ -98,7 +98,7 @@ def export(
 
     dtype = torch.float16 if resolved == "fp16" else torch.float32
     graph = _HeatmapGraph(pose_model.to(dtype), dtype).eval()
-    dummy = torch.randn(batch, 3, *pose_model.input_size)
+    dummy = torch.randn(batch_size, 3, *pose_model.input_size)
     info = {**pose_model.metadata(), "processor": pose_model.processor.to_dict(), "precision": resolved}
     crops = None
     if resolved == "int8":
@@ -151,7 +151,7 @@ def export(
         raise ModelError(f"ONNX export of {name} failed (opset {opset}): {error}") from None
     finally:
         pose_model.float()
-    diff = _verify(output, pose_model, 2 if dynamic_batch else batch, crops)
+    diff = _verify(output, pose_model, 2 if dynamic_batch else batch_size, crops)
     if diff > TOLERANCE[resolved]:
         output.unlink()
         raise ModelError(

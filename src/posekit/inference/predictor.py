@@ -1,4 +1,5 @@
-"""``posekit.load(...)`` -> :class:`Predictor`, whose ``predict`` turns images and videos into poses.
+""":func:`load` -> :class:`Predictor`, whose ``predict`` turns images and videos into poses (``posekit.load``
+wraps it in the model object of :mod:`posekit.api`).
 
 Top-down: person boxes (detector, file, full image or given) -> UDP crops batched across people
 and frames -> model (PyTorch in fp32/bf16/fp16 or ONNX Runtime, int8 included) -> heatmaps decoded to
@@ -150,8 +151,6 @@ class Predictor:
         self.schema = runner.schema
         self._detector: Any = None
         self._runners: dict[tuple[str, str], HeatmapRunner] = {}
-        #: Run folder of the last ``predict(save=True)`` call.
-        self.save_dir: Path | None = None
         #: What the last ``predict`` call chose: precision, flip test, detector, det_every, tracker.
         self.settings: dict[str, Any] = {}
         #: Seconds and counts per stage of the last ``predict`` (decode, detect, pose, track, smooth).
@@ -170,8 +169,11 @@ class Predictor:
         self.runner.processor = processor
 
     # ------------------------------------------------------------------ public API
-    def predict(self, source: SourceLike, **options: Any) -> list[PoseResult] | Iterator[PoseResult]:
-        """One :class:`PoseResult` per image or frame (``options``: :class:`~posekit.settings.PredictConfig`).
+    def predict(
+        self, source: SourceLike, save_dir: str | Path | None = None, **options: Any
+    ) -> list[PoseResult] | Iterator[PoseResult]:
+        """One :class:`PoseResult` per image or frame (``options``: :class:`~posekit.settings.PredictOptions`,
+        written to ``save_dir`` with ``save``/``save_json``).
 
         - ``boxes``: ``None``/``"detector"`` (person detector), ``"full"`` (the whole image is one person),
           a COCO detections (or annotations: ground-truth boxes, clipped to the image as in evaluation)
@@ -186,22 +188,25 @@ class Predictor:
         - ``precision``: ``auto`` (bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32), ``fp32``,
           ``bf16``, ``fp16``, ``int8`` (ONNX Runtime, calibrated on ``calibration``: a data set or person
           images, default the built-in sample; built once and cached).
-        - ``batch``: crops per model call (and frames read ahead).
+        - ``batch_size``: crops per model call (and frames read ahead).
         - ``flip``: the flip test (default: the model processor's policy for images, off for videos;
           twice the model time).
         - ``live``: drop the frames the model has no time for (default: webcams and stream URLs); the
           results carry their ``latency`` and ``self.live_stats`` counts the dropped frames.
-        - ``track``: ``True`` (ByteTrack on detector boxes when ``posekit[track]`` is installed,
-          else OKS matching), ``"bytetrack"``, ``"oks"``.
+        - ``track``: track ids across frames, with ``tracker`` ``"auto"`` (ByteTrack on detector boxes
+          when ``posekit[track]`` is installed, else OKS matching), ``"bytetrack"`` or ``"oks"``.
         - ``smooth``: ``"online"`` (One-Euro, ``one_euro``) or ``"offline"`` (gap filling + Savitzky-Golay,
           ``savgol``; reads the source twice); implies tracking.
         - ``stream``: return a generator (default for videos/webcams, so memory stays flat) or a list.
         - ``save``/``save_json``: write drawn images/videos, ``predictions.json`` (and ``predictions.jsonl``
-          for videos) to ``project/predict/name`` (see ``self.save_dir``).
+          for videos) to the folder ``save_dir`` (the run folder :mod:`posekit.tasks.predict` makes).
         """
-        from posekit.settings import PredictConfig, build_settings, flip_test
+        from posekit.settings import PredictOptions, build_settings, flip_test
 
-        cfg = build_settings(PredictConfig, **options)
+        cfg = build_settings(PredictOptions, **options)
+        writes = cfg.save or cfg.save_json
+        if writes and save_dir is None:
+            raise ConfigError("save/save_json write to a folder: pass save_dir (posekit.predict makes one)")
         thresholds = parse_conf(cfg.conf, self.schema)
         provider = BoxProvider(cfg.boxes, cfg.det_conf)
         src = resolve_source(source)
@@ -212,12 +217,13 @@ class Predictor:
             )
         runner = self.runner_for(cfg.precision, cfg.calibration)
         flip = flip_test(cfg.flip, runner.processor.flip_test, src.is_sequence)
-        det_every = self._det_every(cfg.det_every, provider, src, cfg.track)
+        tracking = (True if cfg.tracker == "auto" else cfg.tracker) if cfg.track or cfg.smooth else False
+        det_every = self._det_every(cfg.det_every, provider, src, tracking)
         if provider.kind == "detector":
             self._ensure_detector(cfg.detector, cfg.det_conf, src.is_sequence, runner.device)
-        track = cfg.track or bool(cfg.smooth) or det_every > 1
+        track = tracking or det_every > 1
         shard = current_shard()  # several processes (torchrun): each predicts a block of the frames
-        part = split_source(src, shard, cfg.batch, sequential=bool(track))
+        part = split_source(src, shard, cfg.batch_size, sequential=bool(track))
         self.settings = {
             "precision": runner.precision,
             "flip_test": flip,
@@ -228,18 +234,16 @@ class Predictor:
             "live": live,
         }
         self.times, self.live_stats = StageTimes(), LiveStats() if live else None
-        results = self._run(part, shard, provider, runner, thresholds, cfg.batch, track, flip, det_every)
+        results = self._run(part, shard, provider, runner, thresholds, cfg.batch_size, track, flip, det_every)
         if cfg.smooth == "online":
             results = self._smooth_online(results, src.fps, cfg.one_euro)
         elif cfg.smooth == "offline":
             results = self._smooth_offline(results, src, thresholds, cfg.savgol)
-        if cfg.save or cfg.save_json:
+        if writes:
             from posekit.inference.writer import RunWriter
-            from posekit.runs import new_run_dir
 
-            self.save_dir = shard.share(lambda: new_run_dir(cfg.project, "predict", cfg.name))
             writer = RunWriter(
-                self.save_dir,
+                Path(save_dir),
                 src,
                 self.schema.names,
                 cfg.save,

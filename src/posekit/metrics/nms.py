@@ -16,6 +16,9 @@ from posekit.errors import ConfigError
 from posekit.metrics.oks import oks
 
 NmsMode = Literal["oks", "soft", "none"]
+#: The threshold of each mode when none is given: the mmpose defaults (OKS-NMS at 0.9 is the ViTPose
+#: evaluation protocol). The one place of these numbers: settings, val and the evaluator read them here.
+NMS_THRESHOLDS = {"oks": 0.9, "soft": 0.3}
 
 
 def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -26,7 +29,11 @@ def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -
 
 
 def oks_nms(
-    keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, sigmas: np.ndarray, threshold: float = 0.9
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    areas: np.ndarray,
+    sigmas: np.ndarray,
+    threshold: float = NMS_THRESHOLDS["oks"],
 ) -> np.ndarray:
     """Greedy OKS-NMS of one image's predictions; returns the kept indices, highest score first."""
     overlap = pairwise_oks(keypoints, areas, sigmas)
@@ -44,7 +51,7 @@ def soft_oks_nms(
     scores: np.ndarray,
     areas: np.ndarray,
     sigmas: np.ndarray,
-    threshold: float = 0.3,
+    threshold: float = NMS_THRESHOLDS["soft"],
     max_dets: int = 20,
 ) -> np.ndarray:
     """Soft OKS-NMS (Gaussian decay ``score * exp(-oks^2 / threshold)``); returns at most ``max_dets``
@@ -72,23 +79,20 @@ def nms_per_image(
 ) -> np.ndarray:
     """Run (soft) OKS-NMS separately on each image; returns the kept indices into the inputs, sorted.
 
-    ``threshold`` defaults to 0.9 for ``"oks"`` and 0.3 for ``"soft"`` (the mmpose defaults).
+    ``threshold`` defaults to the mode's :data:`NMS_THRESHOLDS`.
     """
     check_nms_mode(mode)
     image_ids = np.asarray(image_ids)
     if mode == "none" or len(image_ids) == 0:
         return np.arange(len(image_ids), dtype=np.intp)
+    threshold = NMS_THRESHOLDS[mode] if threshold is None else threshold
     order = np.argsort(image_ids, kind="stable")
     keep = []
     for idx in np.split(order, np.flatnonzero(np.diff(image_ids[order])) + 1):  # one group per image
         if mode == "oks":
-            kept = oks_nms(
-                keypoints[idx], scores[idx], areas[idx], sigmas, 0.9 if threshold is None else threshold
-            )
+            kept = oks_nms(keypoints[idx], scores[idx], areas[idx], sigmas, threshold)
         else:
-            kept = soft_oks_nms(
-                keypoints[idx], scores[idx], areas[idx], sigmas, 0.3 if threshold is None else threshold
-            )
+            kept = soft_oks_nms(keypoints[idx], scores[idx], areas[idx], sigmas, threshold)
         keep.append(idx[kept])
     return np.sort(np.concatenate(keep))
 

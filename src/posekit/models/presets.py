@@ -68,6 +68,14 @@ def _presets() -> dict[str, Preset]:
 PRESETS: dict[str, Preset] = _presets()
 
 
+def suggest_preset(name: str) -> str:
+    """" Did you mean 'vitpose-t'?" for a mistyped preset name (difflib's closest), else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(PRESETS), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 def recipe_for(hidden_size: int) -> Preset:
     """The recipe (drop path, layer decay) of the preset size with this width, else ViTPose-B's."""
     for preset in PRESETS.values():

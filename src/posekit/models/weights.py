@@ -25,7 +25,7 @@ from posekit.models.official_checkpoint import (
     is_official_state_dict,
     read_official_checkpoint,
 )
-from posekit.models.presets import PRESETS
+from posekit.models.presets import PRESETS, suggest_preset
 from posekit.topdown.processor import TopDownProcessor
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def read_checkpoint(source: str | Path, input_size: tuple[int, int] | None) -> C
         return _read_directory(download(str(source)), str(source))
     raise ModelError(
         f"model {str(source)!r} is not a preset, an existing file or directory, or a hub id (owner/name). "
-        f"Presets: {', '.join(PRESETS)}"
+        f"Presets: {', '.join(PRESETS)}.{suggest_preset(str(source))}"
     )
 
 

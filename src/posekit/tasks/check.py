@@ -4,7 +4,9 @@ augmented training crops with their targets to ``runs/check/<name>``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -13,30 +15,33 @@ from rich.markup import escape
 from posekit.datasets.validation import CheckReport, validate
 from posekit.errors import PosekitError
 from posekit.samples import locate
+from posekit.settings import CheckConfig, build_settings
 
 
 def check(
-    data: str | Path = "sample",
-    images: str | Path | None = None,
-    wholebody: bool = False,
+    data: str | Path | None = None,
+    config: str | Path | None = None,
     *,
-    show: int = 0,
-    project: str | Path = "runs",
-    name: str = "exp",
     verbose: bool = False,
+    **settings: Any,
 ) -> CheckReport:
     """Check ``data`` ('sample', a COCO keypoint .json or a data .yaml) and return every issue found (bad
-    data never raises: it is reported). ``show``: write that many augmented training crops with their
-    targets to ``project/check/name`` when the data has no error. ``verbose``: print the summary."""
-    report = validate(locate(data), images=images, wholebody=wholebody)
+    data never raises: it is reported). The keyword names are the ``posekit check`` flags
+    (:class:`CheckConfig`; ``config`` a YAML file of them). ``show``: write that many augmented training
+    crops with their targets to ``project/check/name`` when the data has no error. ``verbose``: print the
+    summary (as JSON with ``json_output``)."""
+    cfg = build_settings(CheckConfig, config, data=data, **settings)
+    report = validate(locate(cfg.data), images=cfg.images, wholebody=cfg.wholebody)
     console = Console(soft_wrap=True, highlight=False)
-    if verbose:
+    if verbose and cfg.json_output:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif verbose:
         from posekit.report.check_summary import print_check_report
 
         print_check_report(console, report)
-    if show and report.ok:
-        folder, written = _write_crops(data, images, wholebody, show, project, name)
-        if verbose:
+    if cfg.show and report.ok:
+        folder, written = _write_crops(cfg.data, cfg.images, cfg.wholebody, cfg.show, cfg.project, cfg.name)
+        if verbose and not cfg.json_output:
             console.print(
                 f"Wrote {written} augmented training crop(s) with targets to [bold]{escape(str(folder))}[/]"
             )

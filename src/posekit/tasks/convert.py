@@ -4,6 +4,7 @@ YOLO pose, CVAT and Label Studio (:mod:`posekit.datasets.formats`), into a new f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,33 +12,32 @@ from rich.markup import escape
 from posekit.datasets.formats import ConversionReport
 from posekit.datasets.formats import convert as convert_data
 from posekit.samples import locate
+from posekit.settings import ConvertConfig, build_settings
 
 
 def convert(
-    src: str | Path,
-    dst: str | Path,
-    from_format: str,
-    to_format: str = "coco",
+    src: str | Path | None = None,
+    dst: str | Path | None = None,
+    config: str | Path | None = None,
     *,
-    images: str | Path | None = None,
-    kpt_dims: int = 3,
-    copy_images: bool = False,
-    overwrite: bool = False,
-    label_config: str | Path | None = None,
     verbose: bool = False,
+    **settings: Any,
 ) -> ConversionReport:
-    """Convert ``src`` ('sample' for the built-in COCO sample) into the folder ``dst``; return what was kept
-    and lost (:class:`ConversionReport`, also written as ``dst/conversion.json``). ``verbose``: print it."""
+    """Convert ``src`` ('sample' for the built-in COCO sample) into the folder ``dst``; the keyword names
+    are the ``posekit convert`` flags (:class:`ConvertConfig`: ``from_format``, ``to_format``, ...). Return
+    what was kept and lost (:class:`ConversionReport`, also written as ``dst/conversion.json``).
+    ``verbose``: print it."""
+    cfg = build_settings(ConvertConfig, config, src=src, dst=dst, **settings)
     report = convert_data(
-        locate(src) if from_format == "coco" else src,
-        dst,
-        from_format,
-        to_format,
-        images=images,
-        kpt_dims=kpt_dims,
-        copy_images=copy_images,
-        overwrite=overwrite,
-        label_config=label_config,
+        locate(cfg.src) if cfg.from_format == "coco" else cfg.src,
+        cfg.dst,
+        cfg.from_format,
+        cfg.to_format,
+        images=cfg.images,
+        kpt_dims=cfg.kpt_dims,
+        copy_images=cfg.copy_images,
+        overwrite=cfg.overwrite,
+        label_config=cfg.label_config,
     )
     if verbose:
         console = Console(soft_wrap=True, highlight=False)

@@ -29,6 +29,7 @@ from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json
 from posekit.metrics.error_types import error_breakdown
 from posekit.metrics.keypoint_metrics import evaluate_predictions
+from posekit.metrics.nms import NMS_THRESHOLDS
 from posekit.metrics.units import SCORE_UNIT, format_fraction
 from posekit.report.console import format_number, print_report
 from posekit.report.files import write_report
@@ -36,17 +37,18 @@ from posekit.report.html import write_html_report
 from posekit.report.worst_people import save_worst_people
 from posekit.runs import new_run_dir
 from posekit.settings import ValConfig, build_settings, flip_test
+from posekit.tasks.results import Metrics
 
 #: The video metrics printed as fractions (all of evaluate_video's are written to metrics.json).
 VIDEO_KEYS = ("MOTA", "MOTP", "IDF1")
 
 
-def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
+def val(config: str | Path | None = None, **settings: Any) -> Metrics:
     """Evaluate a model (``model``: directory, hub id, preset or a loaded PoseModel) or a COCO keypoint
     results file (``predictions``) on a data split, print the report and write the run folder
     ``project/val/name``. The keyword names are the ``posekit val`` flags (see :class:`ValConfig`);
-    ``config`` is a YAML file of them (keywords win). Returns the metrics (as in metrics.json) plus
-    ``save_dir``.
+    ``config`` is a YAML file of them (keywords win); ``verbose`` prints the report. Returns the
+    :class:`Metrics` (``to_dict()``: as in metrics.json, plus ``save_dir``).
 
     ``boxes``: a COCO detections file (person boxes instead of the ground-truth ones), kept from
     score ``box_conf``; ``sigmas`` overrides the schema's OKS sigmas (JSON file, comma list or list);
@@ -66,7 +68,9 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
     device = resolve_device(cfg.device)  # a wrong device or precision fails before anything slow
     precision = resolve_precision(cfg.precision, device) if cfg.model is not None else None
     # scoring a results file needs only the annotations (pycocotools reads no image)
-    dataset = resolve_data(locate(cfg.data)).load_split(cfg.split, require_images=cfg.predictions is None)
+    dataset = resolve_data(locate(cfg.data), images=cfg.images).load_split(
+        cfg.split, require_images=cfg.predictions is None
+    )
     gt = dataset.to_coco_dict()
     video = any("track_id" in a.extra for a in dataset.annotations)
     override = parse_sigmas(cfg.sigmas, dataset.schema)
@@ -86,15 +90,15 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         evaluation = evaluate_model(
             model,
             dataset,
-            detections.boxes if detections else None,
-            flip,
-            cfg.batch_size,
-            cfg.device,
-            cfg.workers,
-            override,
-            cfg.conf,
-            cfg.nms,
-            cfg.nms_threshold,
+            boxes=detections.boxes if detections else None,
+            flip_test=flip,
+            batch_size=cfg.batch_size,
+            device=cfg.device,
+            workers=cfg.workers,
+            sigmas=override,
+            conf=cfg.conf,
+            nms=cfg.nms,
+            nms_threshold=cfg.nms_threshold,
             keypoint_ap=True,
             box_source=box_source,
             progress=cfg.verbose and shard.is_main,
@@ -102,7 +106,7 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
             parts=Path(cfg.project) / "val" / f"{cfg.name}.predictions",  # the run folder comes after
         )
     if not shard.is_main:
-        return shard.share(dict)  # the main process's metrics
+        return _metrics(shard.share(dict))  # the main process's metrics
     if evaluation is None:
         results = load_results(
             cfg.predictions, dataset.schema.num_keypoints, dataset.images, dataset.category_id
@@ -145,7 +149,13 @@ def val(config: str | Path | None = None, **settings: Any) -> dict[str, Any]:
         console.print(f"Results saved to {run_dir / 'metrics.json'}", highlight=False, soft_wrap=True)
         console.print(f"Report: {page}", highlight=False, soft_wrap=True)
     metrics = {**report.metrics, "save_dir": str(run_dir)}
-    return shard.share(lambda: metrics)
+    return _metrics(shard.share(lambda: metrics))
+
+
+def _metrics(values: dict[str, Any]) -> Metrics:
+    """The :class:`Metrics` of metrics.json's values and ``save_dir``."""
+    save_dir = values.pop("save_dir")
+    return Metrics(values, Path(save_dir))
 
 
 def _model(cfg: ValConfig, precision: str | None) -> torch.nn.Module:
@@ -290,9 +300,6 @@ def _run_info(
         "instance_score": f"box score x mean of keypoint scores above {processor.keypoint_threshold:g}",
         "nms": {
             "mode": cfg.nms,
-            "threshold": cfg.nms_threshold if cfg.nms_threshold is not None else _NMS_DEFAULT.get(cfg.nms),
+            "threshold": cfg.nms_threshold if cfg.nms_threshold is not None else NMS_THRESHOLDS.get(cfg.nms),
         },
     }
-
-
-_NMS_DEFAULT = {"oks": 0.9, "soft": 0.3}
