@@ -101,7 +101,7 @@ def test_real_coco_images_with_a_detections_file(predictor, tiny_model_dir, shar
             scale[:, None] * (0.5 + 1 / 11) + 1e-6
         )  # DARK may step one heatmap pixel (1/11) past the edge
         assert (np.abs(r.keypoints - centre[:, None]) <= margin).all()
-    run = predictor.save_dir
+    run = tmp_path / "predict" / "exp"
     assert run.parent == tmp_path / "predict"
     coco = json.loads((run / "predictions.json").read_text())
     assert len(coco) == sum(len(r) for r in results) and len(coco[0]["keypoints"]) == 51
@@ -145,14 +145,16 @@ def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes
 
 def test_real_video_tracked_smoothed_and_saved(predictor, shared_data, tmp_path):
     video = shared_data / POSETRACK_VIDEO
-    results = predictor.predict(video, boxes="full", smooth="offline", save=True, project=tmp_path)
-    assert not isinstance(results, list)  # videos stream
+    results = predictor.predict(
+        video, boxes="full", smooth="offline", save=True, project=tmp_path, stream=True
+    )
+    assert not isinstance(results, list)  # stream=True: a generator
     results = list(results)
     assert len(results) == 5 and [r.index for r in results] == list(range(5))
     assert all(r.image.shape == (720, 1280, 3) and len(r) == 1 for r in results)
     assert [int(r.track_ids[0]) for r in results] == [1] * 5
     assert all(r.raw_keypoints is not None and r.raw_keypoints.shape == r.keypoints.shape for r in results)
-    run = predictor.save_dir
+    run = tmp_path / "predict" / "exp"
     reader = VideoReader(run / f"{video.stem}.mp4")
     assert reader.size == (720, 1280) and reader.fps == pytest.approx(VideoReader(video).fps)
     assert len(list(reader)) == 5
@@ -185,8 +187,8 @@ def test_grey_rgba_and_colour_images_with_full_boxes(predictor, tmp_path):
 def test_crops_are_batched_across_frames_without_changing_results(predictor):
     images = [image for image, _ in figure_frames(2)]
     boxes = [b for _, b in figure_frames(2)]
-    one = predictor.predict(images, boxes=boxes, batch=1)
-    many = predictor.predict(images, boxes=boxes, batch=8)
+    one = predictor.predict(images, boxes=boxes, batch_size=1)
+    many = predictor.predict(images, boxes=boxes, batch_size=8)
     for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
         np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-5)
@@ -201,20 +203,20 @@ def test_bytetrack_ids_are_stable_on_a_generated_video_with_a_detector(predictor
     detector = FakeDetector(true_boxes)
     results = list(
         predictor.predict(
-            path, detector=detector, det_every=1, track=True, batch=4, save=True, project=tmp_path
+            path, detector=detector, det_every=1, track=True, batch_size=4, save=True, project=tmp_path
         )
     )
-    assert len(results) == 12 and predictor.settings["tracker"] == "bytetrack"
+    assert len(results) == 12 and predictor.predictor.settings["tracker"] == "bytetrack"
     assert (results[0].track_ids == -1).all()  # ByteTrack confirms a track on its second frame
     identity = {}
     for r, order in zip(results[1:], detector.order[1:], strict=True):
         for person, track in zip(order.tolist(), r.track_ids.tolist(), strict=True):
             assert identity.setdefault(person, track) == track
     assert sorted(identity.values()) == [1, 2, 3]
-    reader = VideoReader(predictor.save_dir / "walk.mp4")
+    reader = VideoReader((tmp_path / "predict" / "exp") / "walk.mp4")
     assert reader.fps == pytest.approx(25.0) and reader.size == (480, 640) and len(list(reader)) == 12
-    assert len((predictor.save_dir / "predictions.jsonl").read_text().splitlines()) == 12
-    coco = json.loads((predictor.save_dir / "predictions.json").read_text())
+    assert len(((tmp_path / "predict" / "exp") / "predictions.jsonl").read_text().splitlines()) == 12
+    coco = json.loads(((tmp_path / "predict" / "exp") / "predictions.json").read_text())
     assert len(coco) == 36 and {e.get("track_id") for e in coco} == {None, 1, 2, 3}
 
 
@@ -236,13 +238,13 @@ def test_oks_tracking_with_given_boxes_and_online_smoothing(predictor, figure_vi
 
 def test_a_stream_stopped_early_keeps_what_was_written(predictor, figure_video, tmp_path):
     path, _ = figure_video
-    stream = predictor.predict(path, boxes="full", save=True, project=tmp_path)
+    stream = predictor.predict(path, boxes="full", save=True, project=tmp_path, stream=True)
     for _, _ in zip(range(3), stream, strict=False):
         pass
     stream.close()  # the consumer stops (as Ctrl-C on a webcam does)
-    assert len(list(VideoReader(predictor.save_dir / "walk.mp4"))) == 3
-    assert len((predictor.save_dir / "predictions.jsonl").read_text().splitlines()) == 3
-    assert len(json.loads((predictor.save_dir / "predictions.json").read_text())) == 3
+    assert len(list(VideoReader((tmp_path / "predict" / "exp") / "walk.mp4"))) == 3
+    assert len(((tmp_path / "predict" / "exp") / "predictions.jsonl").read_text().splitlines()) == 3
+    assert len(json.loads(((tmp_path / "predict" / "exp") / "predictions.json").read_text())) == 3
 
 
 # ---------------------------------------------------------------------- boxes, thresholds, results

@@ -86,7 +86,7 @@ def _start(
         raise ConfigError("predict needs --model (a directory, hub id, preset or .onnx) and --source")
     options = {field: getattr(cfg, field) for field in PredictOptions.model_fields}
     source = cfg.source
-    if source == "sample":
+    if isinstance(source, str) and source == "sample":
         source, options["boxes"] = _sample_source(cfg.boxes)
     predictor = (
         cfg.model
