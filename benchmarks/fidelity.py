@@ -50,7 +50,7 @@ def decoder_ap(model: Path, data: str, project: Path) -> dict[str, float]:
         metrics = posekit.val(
             model=str(model), data=data, decode=decode, project=str(project), worst=0, verbose=False
         )
-        out[decode] = metrics["coco"]["AP"]
+        out[decode] = metrics.ap
     return out
 
 

@@ -69,11 +69,12 @@ def make_video(path: Path, num_frames: int) -> Path:
 
 
 def frames_per_second(predictor, video: Path, detector: TopPeople, batch: int) -> float:
-    warm_up = predictor.predict(video, detector=detector, batch=batch, track=True, stream=True)
+    warm_up = predictor.predict(video, detector=detector, batch_size=batch, track=True, stream=True)
     next(warm_up)  # one chunk of ``batch`` frames
     warm_up.close()
     start = time.perf_counter()
-    frames = sum(1 for _ in predictor.predict(video, detector=detector, batch=batch, track=True, stream=True))
+    stream = predictor.predict(video, detector=detector, batch_size=batch, track=True, stream=True)
+    frames = sum(1 for _ in stream)
     return frames / (time.perf_counter() - start)
 
 

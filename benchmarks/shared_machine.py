@@ -59,7 +59,7 @@ def worker(data: str, project: str, name: str, epochs: int) -> None:
         project=project,
         name=name,
     )
-    print(json.dumps({"train_time_s": summary["train_time_s"]}))
+    print(json.dumps({"train_time_s": summary.train_time_s}))
 
 
 def run_jobs(count: int, env: dict[str, str], data: Path, project: Path, epochs: int) -> list[float]:

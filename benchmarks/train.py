@@ -40,6 +40,7 @@ from transformers import VitPoseForPoseEstimation
 
 from posekit.engine.train import Trainer
 from posekit.settings import build_config
+from posekit.tasks.train import run_folder
 
 
 def _load_own_data() -> ModuleType:
@@ -94,7 +95,7 @@ def throughput(
         name=preset,
         drop_path=0.0,
     )
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, run_folder=run_folder)
     trainer.model.train()
     bare = VitPoseForPoseEstimation(trainer.unwrapped.net.config).to(trainer.accelerator.device).train()
     bare.load_state_dict(trainer.unwrapped.net.state_dict())

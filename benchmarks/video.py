@@ -341,13 +341,15 @@ class VideoSample:
         for a in self.gt["annotations"]:
             if a["num_keypoints"] > 0:
                 self.boxes[a["image_id"] - 1] = np.vstack([self.boxes[a["image_id"] - 1], a["bbox"]])
-        self.predictor = posekit.load(trained, device="cpu")
+        self.predictor = posekit.load(trained, device="cpu").predictor
 
     def run(self, det_every: int, **options: Any) -> list[Any]:
         """Tracked predictions with the ground-truth boxes as the box source every ``det_every`` frames."""
         source = resolve_source(self.video).select(0, self.count)
         predict = self.predictor.predict
-        return list(predict(source, boxes=self.boxes, det_every=det_every, track="oks", **options))
+        return list(
+            predict(source, boxes=self.boxes, det_every=det_every, track=True, tracker="oks", **options)
+        )
 
     def measure(self, results: list[Any], keypoints: list[np.ndarray] | None = None) -> dict[str, float]:
         """AP (points), MOTA, ID switches, IDF1 and jitter of ``results`` (with ``keypoints`` instead)."""
@@ -421,7 +423,7 @@ def quality_section(tmp: Path, trained: Path, frames: int | None) -> None:
         val = posekit.val(
             model=trained, data="sample", precision=precision, project=tmp, worst=0, verbose=False
         )
-        still[precision] = 100 * val["coco"]["AP"]
+        still[precision] = 100 * val.ap
         video[precision] = sample.measure(sample.run(DET_EVERY, precision=precision))["AP"]
         out.add_row(
             precision, f"{still[precision]:.2f}", f"{still[precision] - still['fp32']:+.2f}",

@@ -8,19 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-#: Training settings of a model that trains in seconds on CPU (tests add or override what they need).
-TINY_TRAIN = {
-    "model": "vitpose-t-simple",
-    "pretrained": "none",
-    "input_size": "64x48",
-    "batch_size": 4,
-    "epochs": 1,
-    "workers": 0,
-    "device": "cpu",
-}
+from helpers import REPO
 
 
 def _shared_data() -> Path | None:

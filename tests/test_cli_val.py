@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from helpers import metrics_path
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-def _metrics_path(output: str) -> Path:
-    line = next(line for line in output.splitlines() if line.startswith("Results saved to "))
-    path = Path(line.removeprefix("Results saved to ").strip())
-    assert path.name == "metrics.json" and path.is_file()
-    return path
 
 
 def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> None:
@@ -27,12 +21,12 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> N
     args = ("val", "--data", data, "--predictions", tmp_path / "results.json", "--project", tmp_path / "runs")
     code, output = run_cli(*args)
     assert code == 0, output
-    metrics = json.loads(_metrics_path(output).read_text())
+    metrics = json.loads(metrics_path(output).read_text())
     assert metrics["coco"] == dict.fromkeys(COCO_STATS, 1.0)
     assert "AP50" in output and "Per keypoint" in output
     # a second run goes to a new folder
     code, output = run_cli(*args)
-    assert code == 0 and _metrics_path(output).parent.name == "exp2"
+    assert code == 0 and metrics_path(output).parent.name == "exp2"
 
 
 def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir, run_cli) -> None:
@@ -51,7 +45,7 @@ def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir
         "8",
     )
     assert code == 0, output
-    path = _metrics_path(output)
+    path = metrics_path(output)
     metrics = json.loads(path.read_text())
     assert set(metrics["coco"]) == set(COCO_STATS)
     # the CLI reports exactly what the evaluator computes for this model, data and batch size
@@ -87,7 +81,7 @@ def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, r
         tmp_path,
     )
     assert code == 0, output
-    metrics = json.loads(_metrics_path(output).read_text())
+    metrics = json.loads(metrics_path(output).read_text())
     boxes = metrics["run"]["boxes"]
     assert boxes["source"] == "detections" and boxes["entries"] == 118 and boxes["score_threshold"] == 0.3
     assert boxes["boxes_used"] == 33 and boxes["dropped_below_threshold"] == 118 - 33

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from posekit.cli.app import app
 from posekit.datasets.coco_keypoints import load_coco
-from posekit.errors import DataError
+from posekit.errors import ConfigError, DataError
 from posekit.tasks.check import check
 
 runner = CliRunner()
@@ -417,7 +417,8 @@ def test_wrong_data_arguments_are_reported_by_the_validator(
     assert code == 1 and "is not a folder" in output
     code, output = run("sample", "--images", str(tmp_path))
     assert code == 1 and "--images applies to a .json only" in output
-    assert runner.invoke(app, ["check", str(make_data()), "--show", "-1"]).exit_code == 2  # typer: a bad flag
+    with pytest.raises(ConfigError, match="--show: invalid value -1; must be greater than or equal to 0"):
+        runner.invoke(app, ["check", str(make_data()), "--show", "-1"], catch_exceptions=False)
 
 
 def test_json_report(make_data: Callable[..., Path]) -> None:

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TINY_TRAIN
+from helpers import TINY_TRAIN
 
 from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data

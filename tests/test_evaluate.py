@@ -217,12 +217,12 @@ def test_val_perfect_predictions_file_gives_ap_1(tmp_path: Path, shared_data: Pa
     metrics = val(
         data=data, predictions=tmp_path / "perfect.json", project=tmp_path, sigmas=sigmas, verbose=False
     )
-    run = Path(metrics["save_dir"])
+    run = metrics.save_dir
     assert run == tmp_path / "val" / "exp"
-    assert metrics["coco"] == {
+    assert metrics.to_dict()["coco"] == {
         k: 1.0 for k in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
     }
-    assert metrics["oks"]["sigmas"] == [0.05] * 17
+    assert metrics.to_dict()["oks"]["sigmas"] == [0.05] * 17
     written = json.loads((run / "metrics.json").read_text())
     assert written["coco"]["AP"] == 1.0 and written["run"]["predictions_file"].endswith("perfect.json")
     written = json.loads((run / "predictions.json").read_text())
@@ -240,9 +240,9 @@ def test_val_in_memory_model_with_21_hand_keypoints(tmp_path: Path, shared_data:
     assert schema.num_keypoints == 21 and schema.flip_pairs == []
     model = _MockPose(schema, _equivariant_weights(schema))
     metrics = val(model=model, data=data, project=tmp_path, device="cpu", verbose=False)
-    assert set(metrics["coco"]) >= {"AP", "AR"} and len(metrics["per_keypoint"]) == 21
-    assert metrics["run"]["model"] == "_MockPose" and metrics["counts"]["people"] == 4
-    predictions = json.loads((Path(metrics["save_dir"]) / "predictions.json").read_text())
+    assert set(metrics.to_dict()["coco"]) >= {"AP", "AR"} and len(metrics.to_dict()["per_keypoint"]) == 21
+    assert metrics.to_dict()["run"]["model"] == "_MockPose" and metrics.to_dict()["counts"]["people"] == 4
+    predictions = json.loads((metrics.save_dir / "predictions.json").read_text())
     assert len(predictions) == 4 and all(len(p["keypoints"]) == 63 for p in predictions)
 
 
@@ -278,5 +278,5 @@ def test_pckh_uses_the_head_boxes_of_posetrack(tmp_path: Path, shared_data: Path
         )
     (tmp_path / "perfect.json").write_text(json.dumps(predictions))
     metrics = val(data=data, predictions=tmp_path / "perfect.json", project=tmp_path, verbose=False)
-    assert metrics["pckh"]["value"] == 1.0
-    assert "bbox_head" in metrics["pckh"]["normaliser"]
+    assert metrics.to_dict()["pckh"]["value"] == 1.0
+    assert "bbox_head" in metrics.to_dict()["pckh"]["normaliser"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_gpu_benchmark_dry_run_prints_every_table(capsys):

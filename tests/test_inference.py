@@ -117,7 +117,7 @@ def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes
     processor: the same crops (GT boxes clipped to the image), flip test, decoding and rescoring. One
     crop per forward pass in both, so that the matrix kernels (whose rounding depends on the batch)
     see the same inputs: the written keypoints are then equal to the last digit."""
-    from test_cli_val import _metrics_path
+    from helpers import metrics_path
 
     data = shared_data / "coco" / "test_coco.json"
     code, output = run_cli(
@@ -125,10 +125,10 @@ def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes
         "--batch-size", "1", "--project", tmp_path / "runs", "--worst", "0",
     )  # fmt: skip
     assert code == 0, output
-    val_rows = json.loads((_metrics_path(output).parent / "predictions.json").read_text())
+    val_rows = json.loads((metrics_path(output).parent / "predictions.json").read_text())
     code, output = run_cli(
         "predict", "--model", tiny_model_dir, "--source", data.parent,
-        "--boxes", data, "--batch", "1", "--no-save", "--project", tmp_path / "runs",
+        "--boxes", data, "--batch-size", "1", "--no-save", "--project", tmp_path / "runs",
     )  # fmt: skip
     assert code == 0, output
     predict_rows = json.loads((tmp_path / "runs" / "predict" / "exp" / "predictions.json").read_text())

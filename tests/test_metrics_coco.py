@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib.util
-import io
 import json
 from pathlib import Path
 
@@ -23,35 +20,7 @@ from posekit.metrics.matching import match_people, rank_people
 from posekit.metrics.oks import coco_oks
 
 pycocotools = pytest.importorskip("pycocotools.cocoeval")
-from pycocotools.coco import COCO as RefCOCO  # noqa: E402
-from pycocotools.cocoeval import COCOeval as RefCOCOeval  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _benchmark_module():
-    """benchmarks/eval.py holds the deterministic generator of large keypoint sets (shared, not copied)."""
-    spec = importlib.util.spec_from_file_location("posekit_bench_eval", REPO / "benchmarks" / "eval.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_keypoint_set = _benchmark_module().make_keypoint_set
-
-
-def reference(gt: dict, results: list, sigmas=None) -> RefCOCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = RefCOCO()
-        coco_gt.dataset = copy.deepcopy(gt)
-        coco_gt.createIndex()
-        ev = RefCOCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(results)), "keypoints")
-        if sigmas is not None:
-            ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
+from helpers import make_keypoint_set, perturbed_predictions, reference  # noqa: E402
 
 
 def assert_equal_to_reference(gt: dict, results: list, sigmas=None) -> dict:
@@ -61,43 +30,6 @@ def assert_equal_to_reference(gt: dict, results: list, sigmas=None) -> dict:
     np.testing.assert_allclose(got, ref.stats[:10], rtol=0, atol=1e-9)
     np.testing.assert_allclose(ours.precision, ref.eval["precision"][:, :, 0, 0, -1], rtol=0, atol=1e-9)
     return ours.stats
-
-
-def perturbed_predictions(gt: dict, seed: int = 0, false_positives: int = 5) -> list[dict]:
-    """Every annotation's keypoints plus noise (varying per person), and some false positives."""
-    rng = np.random.default_rng(seed)
-    results = []
-    for ann in gt["annotations"]:
-        kp = np.array(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
-        x, y, w, h = ann["bbox"]
-        kp[:, :2] += rng.normal(0, rng.uniform(1, 15), (len(kp), 2))
-        unlabelled = kp[:, 2] == 0
-        kp[unlabelled, 0] = rng.uniform(x, x + w, unlabelled.sum())
-        kp[unlabelled, 1] = rng.uniform(y, y + h, unlabelled.sum())
-        kp[:, 2] = rng.uniform(0, 1, len(kp))
-        results.append(
-            {
-                "image_id": ann["image_id"],
-                "category_id": 1,
-                "keypoints": kp.ravel().tolist(),
-                "score": float(rng.uniform(0.3, 1)),
-            }
-        )
-    images = [img for img in gt["images"]]
-    for _ in range(false_positives):
-        img = images[int(rng.integers(len(images)))]
-        kp = np.column_stack(
-            [rng.uniform(0, img["width"], 17), rng.uniform(0, img["height"], 17), rng.uniform(0, 1, 17)]
-        )
-        results.append(
-            {
-                "image_id": img["id"],
-                "category_id": 1,
-                "keypoints": kp.ravel().tolist(),
-                "score": float(rng.uniform(0, 0.5)),
-            }
-        )
-    return results
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from test_metrics_coco import make_keypoint_set
+from helpers import make_keypoint_set
 
 from posekit.datasets.schema import get_preset
 from posekit.metrics.coco_eval import COCO17_SIGMAS, coco_matches, evaluate_coco_keypoints

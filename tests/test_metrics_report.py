@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import make_keypoint_set, perturbed_predictions, reference
 from rich.console import Console
-from test_metrics_coco import make_keypoint_set, perturbed_predictions, reference
 
 from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.metrics.coco_eval import COCO17_SIGMAS, COCO_STAT_NAMES

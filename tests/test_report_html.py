@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import Chromium, find_chromium
+from helpers import make_keypoint_set
 from PIL import Image
-from test_metrics_coco import make_keypoint_set
 
 from posekit.audit.findings import Finding
 from posekit.datasets.schema import get_preset

@@ -11,19 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import strict_json
 
 import posekit
 from posekit.fileio import atomic_write_json, json_text
 from posekit.inference.video import VideoWriter
-
-
-def strict_json(text: str) -> object:
-    """``json.loads`` that refuses the NaN / Infinity tokens Python writes but JSON does not have."""
-
-    def refuse(token: str) -> None:
-        raise ValueError(f"not JSON: {token}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def test_json_writer_writes_nan_and_infinity_as_null(tmp_path: Path) -> None:

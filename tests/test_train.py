@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TRAIN
+from helpers import TINY_TRAIN
 from safetensors.torch import load_file
 
 import posekit
@@ -23,6 +23,8 @@ from posekit.engine.checkpoint import STATE_FILE, load_state
 from posekit.engine.train import Trainer
 from posekit.errors import ConfigError
 from posekit.settings import build_config
+from posekit.tasks.results import TrainResult
+from posekit.tasks.train import run_folder
 
 #: A run of a few seconds: 64x48 crops, batch 4, ~12 steps per epoch, a checkpoint every 4 steps.
 TINY = {**TINY_TRAIN, "epochs": 2, "lr": 2e-3, "warmup": 3, "save_every": 4, "seed": 3, "val_every": 1}
@@ -39,7 +41,7 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def reference(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def reference(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     """One uninterrupted run, shared by the tests of this module."""
     project = tmp_path_factory.mktemp("runs")
     return posekit.train(data=str(sample_data), project=str(project), name="ref", **TINY)
@@ -49,8 +51,8 @@ def _weights(run_dir: str | Path) -> dict[str, torch.Tensor]:
     return load_file(Path(run_dir) / "weights" / "last" / "model.safetensors")
 
 
-def test_run_folder_holds_every_output(reference: dict) -> None:
-    run = Path(reference["run_dir"])
+def test_run_folder_holds_every_output(reference: TrainResult) -> None:
+    run = Path(reference.run_dir)
     for name in (
         "args.yaml",
         "results.csv",
@@ -72,18 +74,18 @@ def test_run_folder_holds_every_output(reference: dict) -> None:
     args = (run / "args.yaml").read_text()
     assert "input_size: 64x48" in args and "lr: 0.002" in args and "workers: 0" in args
     aps = [float(r["AP"]) for r in rows]
-    assert reference["final_ap"] == aps[-1] and reference["best_ap"] == max(aps)
-    assert reference["best_epoch"] == 1 + aps.index(max(aps))
+    assert reference.final_ap == aps[-1] and reference.best_ap == max(aps)
+    assert reference.best_epoch == 1 + aps.index(max(aps))
 
 
-def test_loss_falls(reference: dict) -> None:
-    rows = list(csv.DictReader((Path(reference["run_dir"]) / "results.csv").open()))
+def test_loss_falls(reference: TrainResult) -> None:
+    rows = list(csv.DictReader((Path(reference.run_dir) / "results.csv").open()))
     first, last = float(rows[0]["train_loss"]), float(rows[-1]["train_loss"])
     assert last < 0.8 * first, (first, last)
 
 
 def test_resume_after_sigkill_ends_with_the_same_weights(
-    reference: dict, sample_data: Path, tmp_path: Path
+    reference: TrainResult, sample_data: Path, tmp_path: Path
 ) -> None:
     settings = {**TINY, "data": str(sample_data), "project": str(tmp_path), "name": "killed", "workers": 1}
     script = f"import posekit, json; posekit.train(**json.loads({json.dumps(json.dumps(settings))}))"
@@ -110,23 +112,23 @@ def test_resume_after_sigkill_ends_with_the_same_weights(
     assert state["epoch"] < TINY["epochs"], "the run must be killed before the end"
 
     summary = posekit.train(resume=str(tmp_path / "train" / "killed"), workers=0)
-    assert summary["run_dir"] == str(tmp_path / "train" / "killed")
-    ours, theirs = _weights(summary["run_dir"]), _weights(reference["run_dir"])
+    assert summary.run_dir == tmp_path / "train" / "killed"
+    ours, theirs = _weights(summary.run_dir), _weights(reference.run_dir)
     assert ours.keys() == theirs.keys()
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
-    rows = list(csv.DictReader((Path(summary["run_dir"]) / "results.csv").open()))
+    rows = list(csv.DictReader((Path(summary.run_dir) / "results.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2], "no epoch is logged twice"
     assert float(rows[1]["time_s"]) > float(rows[0]["time_s"]), "training time adds up over the resume"
 
 
-def test_resume_refuses_to_change_the_recipe(reference: dict) -> None:
+def test_resume_refuses_to_change_the_recipe(reference: TrainResult) -> None:
     with pytest.raises(ConfigError, match="--lr cannot change when resuming"):
-        posekit.train(resume=reference["run_dir"], lr=0.1)
+        posekit.train(resume=reference.run_dir, lr=0.1)
 
 
 def _trainer(sample_data: Path, project: Path, **settings) -> Trainer:
     cfg = build_config(data=str(sample_data), project=str(project), **{**TINY, **settings})
-    return Trainer(cfg)
+    return Trainer(cfg, run_folder=run_folder)
 
 
 def test_out_of_memory_halves_the_micro_batch_and_keeps_the_step(
@@ -176,8 +178,8 @@ def test_patience_stops_early_and_a_resume_stays_stopped(
     monkeypatch.setattr(Trainer, "validate", flat)
     settings = {**TINY, "epochs": 5, "patience": 2, "save_every": None}
     summary = posekit.train(data=str(sample_data), project=str(tmp_path), **settings)
-    assert summary["stopped_early"] and summary["epochs"] == 3 and summary["best_epoch"] == 1
-    assert posekit.train(resume=summary["run_dir"])["epochs"] == 3
+    assert summary.stopped_early and summary.epochs == 3 and summary.best_epoch == 1
+    assert posekit.train(resume=summary.run_dir).epochs == 3
 
 
 def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path) -> None:
@@ -195,7 +197,10 @@ def test_targets_follow_the_model_heatmap_size(sample_data: Path, tmp_path: Path
     directory = model.save(tmp_path / "patch8")
     settings = {**TINY, "model": str(directory), "epochs": 1, "input_size": None, "pretrained": None}
     summary = posekit.train(data=str(sample_data), project=str(tmp_path), name="p8", **settings)
-    assert summary["epochs"] == 1 and summary["final_ap"] >= 0
+    assert summary.epochs == 1 and summary.final_ap == summary.metrics["AP"]
+    assert 0 <= summary.final_ap <= 1  # a validation ran (-1: no person to score)
+    loss = float(next(csv.DictReader((summary.run_dir / "results.csv").open()))["train_loss"])
+    assert 0 < loss < 1  # the targets were the model's size: a size mismatch raises, a wrong scale explodes
 
 
 def test_validation_flip_test_follows_the_training_flips(sample_data: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
-from conftest import TINY_TRAIN
+from helpers import TINY_TRAIN
 from safetensors.torch import load_file
 
 from posekit.datasets.data_config import resolve_data
@@ -20,6 +20,7 @@ import json, sys
 import torch
 from posekit.settings import build_config
 from posekit.engine import train as engine
+from posekit.tasks.train import run_folder
 
 settings, out = json.loads(sys.argv[1]), sys.argv[2]
 seen = []
@@ -32,7 +33,7 @@ def spy(self, batch, epoch=0, index=0):
 
 
 engine.Trainer.train_step = spy
-trainer = engine.Trainer(build_config(**settings))
+trainer = engine.Trainer(build_config(**settings), run_folder=run_folder)
 summary = trainer.fit()
 torch.save(
     {"seen": seen, "world": trainer.world, "net": trainer.unwrapped.net.state_dict(), "summary": summary},

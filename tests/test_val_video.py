@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_cli_val import _metrics_path
-from test_traceable_outputs import strict_json
+from helpers import metrics_path, strict_json
 
 from posekit.metrics.video import evaluate_video
 from posekit.samples.sample_video import generate_video
@@ -50,7 +49,7 @@ def test_val_writes_the_video_metrics_of_a_tracked_results_file(clip, tmp_path, 
             "--name", name, "--worst", "0",
         )  # fmt: skip
         assert code == 0, output
-        video = json.loads(_metrics_path(output).read_text())["video"]
+        video = json.loads(metrics_path(output).read_text())["video"]
         assert VIDEO_KEYS <= set(video) and video["track_ids"] == "track_id of the predictions file"
         reference = evaluate_video(gt, rows)  # the metric function itself, on the same rows
         assert {k: video[k] for k in VIDEO_KEYS} == pytest.approx({k: reference[k] for k in VIDEO_KEYS})
@@ -72,7 +71,7 @@ def test_results_without_track_ids_get_coco_metrics_and_a_note(clip, tmp_path, r
         "val", "--data", clip, "--predictions", tmp_path / "plain.json", "--project", tmp_path, "--worst", "0"
     )
     assert code == 0, output
-    metrics = json.loads(_metrics_path(output).read_text())
+    metrics = json.loads(metrics_path(output).read_text())
     assert metrics["coco"]["AP"] == 1.0 and "no track_id" in metrics["video"]["skipped"]
     assert "video metrics skipped" in output
 
@@ -83,12 +82,12 @@ def test_val_of_a_model_on_video_data_tracks_its_predictions(clip, tiny_model_di
         "--precision", "fp32",
     )  # fmt: skip
     assert code == 0, output
-    metrics = json.loads(_metrics_path(output).read_text())
+    metrics = json.loads(metrics_path(output).read_text())
     assert VIDEO_KEYS <= set(metrics["video"]) and "OKS matching" in metrics["video"]["track_ids"]
     assert (
         metrics["run"]["flip_test"] is False and metrics["run"]["precision"] == "fp32"
     )  # as predict on video
-    rows = json.loads((_metrics_path(output).parent / "predictions.json").read_text())
+    rows = json.loads((metrics_path(output).parent / "predictions.json").read_text())
     assert len(rows) == len(
         [a for a in json.loads(clip.read_text())["annotations"] if a["num_keypoints"] > 0]
     )

@@ -15,9 +15,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posekit.errors import PosekitError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +99,35 @@ def _finite(obj: Any) -> Any:
     if hasattr(obj, "tolist") and not isinstance(obj, (int, str)):
         return _finite(obj.tolist())
     return obj
+
+
+#: JPEG quality of every image posekit writes. 92: the built-in samples were generated with it (their pixels,
+#: and so every figure measured on them, depend on it).
+JPEG_QUALITY = 92
+
+
+def encode_image(image_rgb: np.ndarray, suffix: str = ".jpg") -> bytes:
+    """An RGB image encoded in the format of ``suffix`` (OpenCV's encoders; JPEG at :data:`JPEG_QUALITY`)."""
+    import cv2  # here: importing posekit (and posekit --help) needs no OpenCV
+
+    suffix = suffix.lower() or ".jpg"
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
+    try:
+        ok, data = cv2.imencode(suffix, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise PosekitError(
+            f"cannot write a {suffix!r} image: OpenCV has no encoder for it; use .jpg or .png"
+        )
+    return data.tobytes()
+
+
+def write_image(path: str | Path, image_rgb: np.ndarray) -> Path:
+    """Write an RGB image atomically, in the format of the path's suffix (default JPEG); returns the path."""
+    path = Path(path)
+    atomic_write_bytes(path, encode_image(image_rgb, path.suffix))
+    return path
 
 
 def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from posekit.datasets.yaml_file import load_yaml
 from posekit.device import PrecisionSetting
 from posekit.errors import ConfigError, check_number
-from posekit.metrics.nms import NMS_THRESHOLDS
+from posekit.metrics import NMS_THRESHOLDS
 
 #: The model ``posekit train`` trains when no ``--model`` is given: the tiny preset, which learns on 2 CPU
 #: cores in minutes. It has no pretrained weights, so it gets the from-scratch recipe; a preset with hub
@@ -410,7 +410,7 @@ class ExportConfig(BaseModel):
     )
     dynamic_batch: bool = Field(False, description="leave the batch size free")
     batch_size: int = Field(1, ge=1, description="fixed batch size (without --dynamic-batch)")
-    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+    precision: PrecisionSetting = Field(
         "auto",
         description="fp32 (auto), fp16 (weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
         "quantisation, calibrated on --calibration)",

@@ -76,9 +76,8 @@ def settings_command(
                 )
             )
         else:
-            params.append(
-                _option(name, _cli_type(info.annotation), help_text, names.get(name, (flag(name),)))
-            )
+            cli_type = _cli_type(info.annotation)
+            params.append(_option(name, cli_type, help_text, names.get(name, (flag(name),))))
     params += list(extra)
     params.append(
         _option(
@@ -102,7 +101,8 @@ def settings_command(
 def _option(name: str, cli_type: Any, help_text: str, names: tuple[str, ...]) -> inspect.Parameter:
     if cli_type is bool:
         names = (f"{names[0]}/--no-{names[0].removeprefix('--')}", *names[1:])
-    option = typer.Option(*names, help=escape(help_text))  # the help is rich markup: [track] is text
+    # the help is rich markup: [track] is text
+    option = typer.Option(*names, help=escape(help_text))
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[cli_type | None, option]
     )

@@ -35,13 +35,17 @@ import numpy as np
 
 from posekit.datasets.image_root import find_image_root, image_root_candidates
 from posekit.datasets.json_file import is_int64, read_json
-from posekit.datasets.records import ImageInfo, Issue, KeypointAnnotations, PersonAnnotation, format_issues
+from posekit.datasets.records import (
+    ImageInfo,
+    Issue,
+    KeypointAnnotations,
+    PersonAnnotation,
+    format_issues,
+    outside,
+)
 from posekit.datasets.schema import KeypointSchema, get_preset
 from posekit.errors import ConfigError, DataError
 
-#: A labelled keypoint may lie this many pixels outside the image. Further out it is a defect unless it
-#: is inside the person's box: PoseTrack/MPII label the head top of a person cut by the frame edge.
-OUTSIDE_TOLERANCE = 1.0
 #: Annotation fields with a fixed meaning; anything else is kept in ``PersonAnnotation.extra``
 #: (``segmentation`` is dropped: top-down pose never uses it and it dominates memory on COCO).
 _STANDARD_FIELDS = {
@@ -772,15 +776,15 @@ class _Parser:
             )
             return None
         labelled = v > 0
-        outside = labelled & _outside(kps, (0.0, 0.0, image.width, image.height))
-        if outside.any():
-            outside &= _outside(kps, bbox)
-        if outside.any():
-            j = int(np.flatnonzero(outside)[0])
+        beyond = labelled & outside(kps, (0.0, 0.0, image.width, image.height))
+        if beyond.any():
+            beyond &= outside(kps, bbox)
+        if beyond.any():
+            j = int(np.flatnonzero(beyond)[0])
             self.error(
                 f"labelled keypoint '{names[j]}' at ({kps[j, 0]:g}, {kps[j, 1]:g}) is outside the image "
                 f"(width {image.width}, height {image.height}) and the person's bbox; "
-                f"{int(outside.sum())} keypoint(s) affected",
+                f"{int(beyond.sum())} keypoint(s) affected",
                 "fix the coordinates, or mark the keypoint unlabelled (0, 0, 0)",
                 field=part_of[j],
                 **ids,
@@ -810,15 +814,6 @@ def _not_a_file(entry: os.DirEntry) -> str | None:
         if error.errno == errno.ELOOP:
             return "is a link loop (symbolic links pointing at each other)"
         return f"cannot be opened ({error.strerror or error})"
-
-
-def _outside(kps: np.ndarray, box: Any) -> np.ndarray:
-    """Which points lie more than :data:`OUTSIDE_TOLERANCE` pixels outside the xywh ``box``."""
-    x, y, w, h = box
-    tol = OUTSIDE_TOLERANCE
-    return (
-        (kps[:, 0] < x - tol) | (kps[:, 1] < y - tol) | (kps[:, 0] > x + w + tol) | (kps[:, 1] > y + h + tol)
-    )
 
 
 _is_int = is_int64  # ids, sizes and counts: integral and within 64 bits (1e300 is not an id)

@@ -11,6 +11,29 @@ import numpy as np
 
 from posekit.datasets.schema import KeypointSchema
 
+#: How far (pixels) a point may lie beyond an image (or a box) and still count as in it: the one "outside
+#: the image" rule of the loader's check, ``posekit check``'s count and YOLO labels read in (written YOLO
+#: labels keep that format's own bounds, 0 to 1). 1 px,
+#: not 0: annotation tools put points on the far edge (x = width, YOLO's 1.0) and round half pixels outward,
+#: and a point there is in the image; a wider margin would pass points the frame truly cut off (those are
+#: allowed only inside the person's box, see :mod:`posekit.datasets.coco_keypoints`). The audit's
+#: ``outside_box`` finding asks another question (a point unusually far from its own box: 10% of its size)
+#: and the sample generator labels the joints it drew on a pixel (its own data, unchanged).
+OUTSIDE_TOLERANCE = 1.0
+
+
+def outside(points: np.ndarray, box: Any) -> np.ndarray:
+    """Which ``points`` (N, >= 2) lie more than :data:`OUTSIDE_TOLERANCE` pixels outside the xywh ``box``
+    (an image is the box ``(0, 0, width, height)``)."""
+    x, y, w, h = box
+    tol = OUTSIDE_TOLERANCE
+    return (
+        (points[:, 0] < x - tol)
+        | (points[:, 1] < y - tol)
+        | (points[:, 0] > x + w + tol)
+        | (points[:, 1] > y + h + tol)
+    )
+
 
 @dataclass(frozen=True)
 class Issue:

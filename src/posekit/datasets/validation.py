@@ -20,7 +20,7 @@ import numpy as np
 from posekit.datasets.coco_keypoints import parse_coco, training_issues
 from posekit.datasets.data_config import DataConfig, resolve_data
 from posekit.datasets.image_reader import image_header, read_image, size_mismatch
-from posekit.datasets.records import ImageInfo, Issue, KeypointAnnotations, format_issues
+from posekit.datasets.records import ImageInfo, Issue, KeypointAnnotations, format_issues, outside
 from posekit.errors import ConfigError, DataError
 
 __all__ = ["CheckReport", "Issue", "format_issues", "validate"]
@@ -219,7 +219,7 @@ def statistics(dataset: KeypointAnnotations) -> dict[str, Any]:
 
 def _outside_image(kps: np.ndarray, dataset: KeypointAnnotations, image_id: int) -> np.ndarray:
     info = dataset.images[image_id]
-    return (kps[:, 0] < 0) | (kps[:, 1] < 0) | (kps[:, 0] > info.width) | (kps[:, 1] > info.height)
+    return outside(kps, (0.0, 0.0, info.width, info.height))
 
 
 def advice(dataset: KeypointAnnotations, stats: dict[str, Any], train: bool) -> list[Issue]:

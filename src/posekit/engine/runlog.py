@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -22,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from posekit.fileio import atomic_save, atomic_write_bytes, atomic_write_text
+from posekit.fileio import atomic_save, atomic_write_text, write_image
 from posekit.metrics.units import SCORE_UNIT, format_fraction
 
 if TYPE_CHECKING:
@@ -204,11 +203,7 @@ class RunLog:
             self.print(f"[bold]Final AP {format_fraction(summary['final_ap'])}[/] ({SCORE_UNIT})")
 
     def _write_jpg(self, name: str, image_rgb: np.ndarray) -> None:
-        ok, data = cv2.imencode(
-            ".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-        )
-        if ok:
-            atomic_write_bytes(self.run_dir / name, data.tobytes())
+        write_image(self.run_dir / name, image_rgb)
 
 
 class _Bar:

@@ -81,16 +81,9 @@ class PoseResult:
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`plot` to an image file (format from the suffix), atomically."""
-        import cv2
+        from posekit.fileio import write_image
 
-        from posekit.fileio import atomic_write_bytes
-
-        path = Path(path)
-        ok, data = cv2.imencode(path.suffix or ".jpg", cv2.cvtColor(self.plot(), cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise ValueError(f"OpenCV cannot encode {path.suffix!r} images")
-        atomic_write_bytes(path, data.tobytes())
-        return path
+        return write_image(path, self.plot())
 
     def to_coco(self, category_id: int = 1) -> list[dict[str, Any]]:
         """COCO keypoint results (``[x, y, score] * K``, ``score``), ``bbox``, ``track_id`` when tracked, and

@@ -13,12 +13,10 @@ from typing import Literal, get_args
 import numpy as np
 
 from posekit.errors import ConfigError
+from posekit.metrics import NMS_THRESHOLDS
 from posekit.metrics.oks import oks
 
 NmsMode = Literal["oks", "soft", "none"]
-#: The threshold of each mode when none is given: the mmpose defaults (OKS-NMS at 0.9 is the ViTPose
-#: evaluation protocol). The one place of these numbers: settings, val and the evaluator read them here.
-NMS_THRESHOLDS = {"oks": 0.9, "soft": 0.3}
 
 
 def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:

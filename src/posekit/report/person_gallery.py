@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from posekit.datasets.image_reader import read_image
 from posekit.datasets.records import ImageInfo
 from posekit.datasets.schema import KeypointSchema
-from posekit.errors import PosekitError
-from posekit.fileio import atomic_write_bytes
+from posekit.fileio import write_image
 from posekit.topdown.affine import transform_points
 from posekit.topdown.processor import TopDownProcessor
 from posekit.viz.draw import draw_crops_grid
@@ -61,13 +59,7 @@ def save_person_gallery(
             points.append(pose)
             captions.append(caption)
     mosaic = draw_crops_grid(tiles, points, None, schema, conf, captions, min(cols, len(tiles)), tile_size)
-    ok, encoded = cv2.imencode(
-        ".jpg", cv2.cvtColor(mosaic, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-    )
-    if not ok:
-        raise PosekitError(f"could not encode {path} as JPEG")
-    atomic_write_bytes(path, encoded.tobytes())
-    return Path(path)
+    return write_image(path, mosaic)
 
 
 def labelled(keypoints: np.ndarray) -> np.ndarray:

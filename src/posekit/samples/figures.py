@@ -24,7 +24,6 @@ from posekit.datasets.schema import get_preset
 
 _SHIFT = 4  # OpenCV fixed-point bits: figures are drawn with sub-pixel accuracy
 _SCALE = 1 << _SHIFT
-_JPEG_QUALITY = 92
 _NAMES = get_preset("coco17").names
 _J = {name: i for i, name in enumerate(_NAMES)}
 _SIDES = ("left", "right")
@@ -356,13 +355,3 @@ def inside(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Which ``points`` (N, 2) lie in an image of ``size`` (height, width)."""
     h, w = size
     return (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] <= w - 1) & (points[:, 1] <= h - 1)
-
-
-def encode_jpeg(image: np.ndarray) -> bytes:
-    """An RGB image as JPEG bytes (quality 92)."""
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
-    )
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG image")
-    return buf.tobytes()

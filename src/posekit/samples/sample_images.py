@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from posekit.datasets.schema import get_preset
-from posekit.fileio import atomic_write_json, atomic_write_text, build_once, posekit_home
+from posekit.fileio import atomic_write_json, atomic_write_text, build_once, encode_image, posekit_home
 from posekit.samples.figures import (
     Figure,
     draw_people,
-    encode_jpeg,
     extent,
     inside,
     label_people,
@@ -60,7 +59,7 @@ def generate_sample(
             rng = np.random.default_rng((seed, split_index, i))
             image, people = _render(rng, image_size)
             name = f"{i + 1:06d}.jpg"
-            (folder / name).write_bytes(encode_jpeg(image))
+            (folder / name).write_bytes(encode_image(image))
             images.append({"id": i + 1, "file_name": name, "height": image_size[0], "width": image_size[1]})
             for keypoints, bbox in people:
                 annotations.append(coco_annotation(len(annotations) + 1, i + 1, keypoints, bbox))

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from posekit.errors import ConfigError, PosekitError
-from posekit.fileio import atomic_write_json, atomic_write_text, build_once, posekit_home
+from posekit.fileio import atomic_write_json, atomic_write_text, build_once, encode_image, posekit_home
 from posekit.samples import figures
 from posekit.samples.figures import Body, Occluder, Pose
 from posekit.samples.sample_images import coco_annotation, coco_document
@@ -104,7 +104,7 @@ def generate_video(
                 figures.paint_occluder(occluder, image, ids)
             image_id = frame + 1
             name = f"frames/{image_id:06d}.jpg"
-            (out / name).write_bytes(figures.encode_jpeg(image))
+            (out / name).write_bytes(encode_image(image))
             writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             images.append(
                 {

@@ -53,9 +53,8 @@ def _write_crops(
 ) -> tuple[Path, int]:
     """Write ``count`` augmented training crops (train split) with their target keypoints drawn."""
     from posekit.datasets.data_config import resolve_data
-    from posekit.fileio import atomic_write_bytes
+    from posekit.fileio import write_image
     from posekit.runs import new_run_dir
-    from posekit.samples.figures import encode_jpeg
     from posekit.topdown.training_dataset import TopDownDataset
     from posekit.viz.draw import draw_pose
 
@@ -73,5 +72,5 @@ def _write_crops(
             crop["image"], keypoints[:, :2], (keypoints[:, 2] > 0).astype(float), dataset.schema, conf=0.5
         )
         out = folder / f"crop_{n:03d}_image{crop['image_id']}_ann{crop['annotation_id']}.jpg"
-        atomic_write_bytes(out, encode_jpeg(drawn))
+        write_image(out, drawn)
     return folder, len(picks)

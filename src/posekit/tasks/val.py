@@ -27,9 +27,9 @@ from posekit.distributed import current_shard
 from posekit.engine.model_evaluation import evaluate_model
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json
+from posekit.metrics import NMS_THRESHOLDS
 from posekit.metrics.error_types import error_breakdown
 from posekit.metrics.keypoint_metrics import evaluate_predictions
-from posekit.metrics.nms import NMS_THRESHOLDS
 from posekit.metrics.units import SCORE_UNIT, format_fraction
 from posekit.report.console import format_number, print_report
 from posekit.report.files import write_report

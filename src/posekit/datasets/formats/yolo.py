@@ -52,7 +52,7 @@ from posekit.datasets.formats.common import (
     place_image,
 )
 from posekit.datasets.json_file import read_json
-from posekit.datasets.records import KeypointAnnotations
+from posekit.datasets.records import KeypointAnnotations, outside
 from posekit.datasets.schema import KeypointSchema, get_preset, infer_flip_pairs
 from posekit.errors import ConfigError, DataError
 from posekit.fileio import atomic_write_text, build_once, posekit_home
@@ -312,9 +312,9 @@ def _split(
         scale = np.array([width, height], dtype=np.float64)
         for line, cls, box, kps in _rows(label_path(path), spec, issues, tally):
             kps[:, :2] *= scale
-            outside = (kps[:, 2] > 0) & ((kps[:, :2] < 0) | (kps[:, :2] > scale)).any(axis=1)
-            tally["labelled keypoint(s) outside the image made unlabelled"] += int(outside.sum())
-            kps[outside] = 0.0
+            beyond = (kps[:, 2] > 0) & outside(kps, (0.0, 0.0, width, height))
+            tally["labelled keypoint(s) outside the image made unlabelled"] += int(beyond.sum())
+            kps[beyond] = 0.0
             cx, cy, w, h = box * np.tile(scale, 2)
             ann_id = len(split.coco["annotations"]) + 1
             person = coco_person(ann_id, image_id, cls + 1, [cx - w / 2, cy - h / 2, w, h], kps)
@@ -579,6 +579,8 @@ def _yolo_row(
     )
     values = [(x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height]
     labelled = keypoints[:, 2] > 0
+    # the YOLO format's own bounds (normalised 0..1; Ultralytics rejects negatives and values > 1.01), not
+    # posekit's 1 px rule (records.OUTSIDE_TOLERANCE): a point beyond them cannot be written
     inside = (
         (keypoints[:, 0] >= 0)
         & (keypoints[:, 0] <= width)
