@@ -2,7 +2,7 @@
 injected kind and the precision of each finding kind among the reported findings (score >= 4, or the
 ``--top`` highest), per mode of ``posekit audit``.
 
-Errors (:func:`posekit.audit.inject_errors`, a fresh draw per seed): 5 % of the people with one
+Errors (:func:`posekit.label_audit.inject_errors`, a fresh draw per seed): 5 % of the people with one
 left/right pair swapped, 5 % with one joint moved 4-8 sigma, 2 % labelled twice, 2 % with a visibility
 flip, 2 % with a visible point cleared. Modes:
 
@@ -36,10 +36,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from posekit.audit.api import MODES, AuditReport, audit
-from posekit.audit.inject import DEFAULT_RATES, KindScore, inject_errors, score_findings
 from posekit.datasets.data_config import resolve_data
 from posekit.engine.model_audit import audit_with_model
+from posekit.label_audit.api import MODES, AuditReport, audit
+from posekit.label_audit.inject import DEFAULT_RATES, KindScore, inject_errors, score_findings
 from posekit.models.vitpose import load_model
 from posekit.samples import locate
 

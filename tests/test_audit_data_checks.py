@@ -1,4 +1,4 @@
-"""posekit.audit.data_checks on generated people with known defects, and on the injected sample."""
+"""posekit.label_audit.data_checks on generated people with known defects, and on the injected sample."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import re
 import numpy as np
 import pytest
 
-from posekit.audit.data_checks import (
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.schema import get_preset
+from posekit.label_audit.data_checks import (
     bone_findings,
     data_findings,
     duplicate_findings,
     outside_box_findings,
     visibility_findings,
 )
-from posekit.audit.findings import SCORE_MAX
-from posekit.audit.inject import inject_errors, score_findings
-from posekit.audit.people import People
-from posekit.datasets.data_config import resolve_data
-from posekit.datasets.schema import get_preset
+from posekit.label_audit.findings import SCORE_MAX
+from posekit.label_audit.inject import inject_errors, score_findings
+from posekit.label_audit.people import People
 from posekit.samples import locate
 
 SCHEMA = get_preset("coco17")

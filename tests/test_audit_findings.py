@@ -1,4 +1,4 @@
-"""posekit.audit.findings: the common score scale, the order of findings and the two findings files."""
+"""posekit.label_audit.findings: the common score scale, the order of findings and the two findings files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from posekit.audit.findings import (
+from posekit.label_audit.findings import (
     SCORE_MAX,
     Finding,
     count_by_kind,

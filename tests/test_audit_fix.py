@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.audit.api import audit
-from posekit.audit.fix import check_fix, fix_swaps
-from posekit.audit.inject import inject_errors
-from posekit.audit.model_checks import ModelOutput
-from posekit.audit.people import People
 from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
+from posekit.label_audit.api import audit
+from posekit.label_audit.fix import check_fix, fix_swaps
+from posekit.label_audit.inject import inject_errors
+from posekit.label_audit.model_checks import ModelOutput
+from posekit.label_audit.people import People
 from posekit.report.findings_gallery import save_findings_gallery
 
 SCHEMA = get_preset("coco17")

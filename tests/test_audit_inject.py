@@ -1,4 +1,4 @@
-"""posekit.audit.inject: seeded, valid, one known error per damaged person; the scorer's arithmetic."""
+"""posekit.label_audit.inject: seeded, valid, one known error per damaged person; the scorer's arithmetic."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from posekit.audit.findings import Finding
-from posekit.audit.inject import InjectedError, inject_errors, score_findings
 from posekit.datasets.coco_keypoints import load_coco
 from posekit.datasets.schema import get_preset
 from posekit.errors import ConfigError
+from posekit.label_audit.findings import Finding
+from posekit.label_audit.inject import InjectedError, inject_errors, score_findings
 
 SCHEMA = get_preset("coco17")
 

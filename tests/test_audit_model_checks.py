@@ -1,4 +1,5 @@
-"""posekit.audit.model_checks on synthetic predictions: the truth plus small noise, then injected errors."""
+"""posekit.label_audit.model_checks on synthetic predictions: the truth plus small noise, then injected
+errors."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from posekit.audit.inject import inject_errors, score_findings
-from posekit.audit.model_checks import ModelOutput, model_findings
-from posekit.audit.people import People
 from posekit.datasets.schema import get_preset
 from posekit.errors import PosekitError
+from posekit.label_audit.inject import inject_errors, score_findings
+from posekit.label_audit.model_checks import ModelOutput, model_findings
+from posekit.label_audit.people import People
 
 SCHEMA = get_preset("coco17")
 K = 17
@@ -132,7 +133,7 @@ def test_output_of_the_wrong_shape_is_refused() -> None:
 
 
 def test_audit_runs_the_model_checks_through_a_predict_hook(sample_data, tmp_path) -> None:
-    from posekit.audit.api import audit
+    from posekit.label_audit.api import audit
 
     truth = json.loads((sample_data.parent / "val.json").read_text())
     damaged, injected = inject_errors(truth, SCHEMA, {"swap": 0.1}, seed=0)

@@ -1,4 +1,5 @@
-"""posekit.audit.sigma_estimation: COCO's sigma definition from repeated annotations (roughly: residuals)."""
+"""posekit.label_audit.sigma_estimation: COCO's sigma definition from repeated annotations (roughly:
+residuals)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from posekit.audit.sigma_estimation import (
+from posekit.datasets.data_config import resolve_data
+from posekit.datasets.schema import KeypointSchema, get_preset
+from posekit.datasets.sigmas_file import parse_sigmas
+from posekit.errors import PosekitError
+from posekit.label_audit.sigma_estimation import (
     SigmaEstimate,
     match_repeats,
     repeat_sigmas,
@@ -18,10 +23,6 @@ from posekit.audit.sigma_estimation import (
     sigmas_from_residuals,
     simulate_repeats,
 )
-from posekit.datasets.data_config import resolve_data
-from posekit.datasets.schema import KeypointSchema, get_preset
-from posekit.datasets.sigmas_file import parse_sigmas
-from posekit.errors import PosekitError
 
 COCO17 = get_preset("coco17")
 

@@ -82,7 +82,7 @@ def test_sigmas_example_runs_as_printed(in_tmp, run_cli) -> None:
 
 
 def test_sigmas_from_two_files_and_from_predictions(in_tmp, sample_data, run_cli) -> None:
-    from posekit.audit.sigma_estimation import simulate_repeats
+    from posekit.label_audit.sigma_estimation import simulate_repeats
 
     coco = json.loads((sample_data.parent / "train.json").read_text())
     a, b = simulate_repeats(coco, get_preset("coco17").sigmas, copies=2, seed=0)

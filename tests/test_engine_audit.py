@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from helpers import TINY_TRAIN
 
-from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data
 from posekit.engine.dataset_prediction import predict_dataset
 from posekit.engine.model_audit import FoldPredictor, audit_with_model, predict_people
 from posekit.errors import ConfigError
+from posekit.label_audit.people import People
 from posekit.models.vitpose import load_model
 
 

@@ -64,7 +64,7 @@ def test_coco_output_can_hold_its_images(tiny_sample: Path, tmp_path: Path) -> N
     assert check(tmp_path / "c" / "data.yaml").ok
 
 
-def test_python_api() -> None:
-    from posekit.tasks.convert import convert as convert_task
-
-    assert posekit.convert is convert_task
+def test_python_api(tmp_path: Path) -> None:
+    report = posekit.convert("sample", tmp_path / "y", from_format="coco", to_format="yolo")
+    assert (tmp_path / "y" / "data.yaml").is_file() and (tmp_path / "y" / "conversion.json").is_file()
+    assert "data.yaml" in report.output

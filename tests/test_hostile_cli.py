@@ -51,8 +51,8 @@ def test_non_finite_numbers_are_refused_by_every_verb(tmp_path, tiny_sample, tin
 
 
 def test_non_finite_numbers_in_yaml_and_python_are_refused(tmp_path, tiny_sample) -> None:
-    from posekit.audit.api import audit
     from posekit.datasets.data_config import resolve_data
+    from posekit.label_audit.api import audit
     from posekit.settings import OneEuroParams, build_config
 
     yaml = tmp_path / "data.yaml"

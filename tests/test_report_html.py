@@ -16,8 +16,8 @@ from browser import Chromium, find_chromium
 from helpers import make_keypoint_set
 from PIL import Image
 
-from posekit.audit.findings import Finding
 from posekit.datasets.schema import get_preset
+from posekit.label_audit.findings import Finding
 from posekit.metrics.error_types import error_breakdown
 from posekit.metrics.keypoint_metrics import evaluate_predictions
 from posekit.report.html import MAX_FINDINGS, REPORT_HTML, render_html_report, write_html_report

@@ -130,8 +130,13 @@ class ViTPose:
 
 def load(model: Any = "vitpose-b", device: str | None = None, pretrained: str = "auto") -> ViTPose:
     """The model object of a preset (``pretrained``: auto = the hub weights, none = random, a path or hub
-    id), a model directory, a hub id, an exported ``.onnx`` file or a loaded ``PoseModel``."""
-    return model if isinstance(model, ViTPose) else ViTPose(model, device=device, pretrained=pretrained)
+    id), a model directory, a hub id, an exported ``.onnx`` file or a loaded ``PoseModel``, loaded now (a
+    missing or unreadable model fails here)."""
+    if isinstance(model, ViTPose):
+        return model
+    loaded = ViTPose(model, device=device, pretrained=pretrained)
+    loaded.predictor  # noqa: B018 - loads the weights
+    return loaded
 
 
 def _weights(model: Any) -> Any:

@@ -442,10 +442,8 @@ class ConvertConfig(BaseModel):
 
     src: PathText = Field(description="the data to convert (a file or folder; 'sample' for coco)")
     dst: PathText = Field(description="the output folder (new, or empty)")
-    from_format: Literal["coco", "yolo", "cvat", "label-studio"] = Field(
-        description="source format: coco, yolo, cvat or label-studio"
-    )
-    to_format: Literal["coco", "yolo"] = Field("coco", description="target format: coco or yolo")
+    from_format: str = Field(description="source format: coco, yolo, cvat or label-studio")
+    to_format: str = Field("coco", description="target format: coco or yolo")
     images: PathText | None = Field(
         None, description="image folder of a COCO .json, CVAT or Label Studio export (default: beside it)"
     )

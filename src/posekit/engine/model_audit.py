@@ -1,5 +1,6 @@
 """The model half of ``posekit audit``: a model's look at every labelled person, fed to
-:func:`posekit.audit.api.audit` through its ``predict`` hook (``posekit.audit`` itself stays free of models).
+:func:`posekit.label_audit.api.audit` through its ``predict`` hook (``posekit.label_audit`` itself stays
+free of models).
 
 - :class:`ModelPredictor`: one given model. Whether it was trained on the audited images decides how far
   its findings can be trusted (a model reproduces the labels it memorised, errors included), so it is
@@ -9,7 +10,7 @@
 
 Every person is predicted with its ground-truth box through the model's processor, on the crop and, when
 the model's processor uses the flip test, on its mirror image, decoded separately: two looks that a swap
-must convince both of (see :mod:`posekit.audit.model_checks`).
+must convince both of (see :mod:`posekit.label_audit.model_checks`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ import numpy as np
 import torch
 import yaml
 
-from posekit.audit.api import AuditReport, audit
-from posekit.audit.model_checks import ModelOutput
-from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data
 from posekit.datasets.records import KeypointAnnotations
 from posekit.device import resolve_device
@@ -33,6 +31,9 @@ from posekit.engine.dataset_prediction import predict_dataset
 from posekit.engine.model_evaluation import check_model_schema
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json, atomic_write_text
+from posekit.label_audit.api import AuditReport, audit
+from posekit.label_audit.model_checks import ModelOutput
+from posekit.label_audit.people import People
 from posekit.samples import locate
 from posekit.settings import MIN_SCORE, build_config
 
@@ -55,12 +56,12 @@ def audit_with_model(
     device: str | None = None,
     progress: bool = False,
 ) -> AuditReport:
-    """Audit ``data`` as :func:`posekit.audit.api.audit` does, adding the model-based checks when given
+    """Audit ``data`` as :func:`posekit.label_audit.api.audit` does, adding the model-based checks when given
     ``model`` (a model directory, hub id, preset or loaded ``PoseModel`` of the data's keypoints) or
     ``folds`` (K >= 2 models trained under ``folder/folds`` on the other folds' images; their recipe is
     posekit train's for this data (:mod:`posekit.engine.recipe`), then ``fold_config`` (a train
     settings YAML) and ``fold_settings``). With neither, data only. Each split's
-    :attr:`~posekit.audit.api.AuditedSplit.mode` says how its people were predicted."""
+    :attr:`~posekit.label_audit.api.AuditedSplit.mode` says how its people were predicted."""
     check_model_options(model, folds, fold_config)
     predictor: ModelPredictor | FoldPredictor | None = None
     if model is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.audit.api import AuditReport
+from posekit.label_audit.api import AuditReport
 from posekit.report.person_gallery import GalleryPerson, labelled, save_person_gallery
 
 

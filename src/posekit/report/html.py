@@ -29,7 +29,7 @@ from posekit.report.files import MAX_PLOTTED_KEYPOINTS, per_keypoint_chart, pr_c
 from posekit.viz.plots import ap_fixed_figure, label_shares_figure, svg_text
 
 if TYPE_CHECKING:
-    from posekit.audit.findings import Finding
+    from posekit.label_audit.findings import Finding
 
 REPORT_HTML = "report.html"
 #: The findings table lists at most this many (highest score first); findings.csv has them all.

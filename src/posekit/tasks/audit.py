@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from posekit.audit.api import MODES, AuditReport
-from posekit.audit.findings import count_by_kind, write_findings
 from posekit.errors import PosekitError
+from posekit.label_audit.api import MODES, AuditReport
+from posekit.label_audit.findings import count_by_kind, write_findings
 from posekit.report.html import write_html_report
 from posekit.runs import new_run_dir
 from posekit.settings import AuditConfig, build_settings
@@ -40,8 +40,8 @@ def audit(
     """Audit ``data`` ('sample', a COCO keypoint .json or a data .yaml); the keyword names are the ``posekit
     audit`` flags (:class:`AuditConfig`), ``config`` a YAML file of them. ``verbose``: print the summary
     and the top findings."""
-    from posekit.audit.fix import check_fix, fix_swaps
     from posekit.engine.model_audit import audit_with_model, check_model_options
+    from posekit.label_audit.fix import check_fix, fix_swaps
     from posekit.report.findings_gallery import save_findings_gallery
 
     cfg = build_settings(AuditConfig, config, data=data, **settings)

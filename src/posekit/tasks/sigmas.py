@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from posekit.audit import sigma_estimation as estimate
 from posekit.datasets.results_file import load_results
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError
 from posekit.fileio import atomic_write_json, refuse_overwriting_inputs
+from posekit.label_audit import sigma_estimation as estimate
 from posekit.runs import new_run_dir
 from posekit.settings import SigmasConfig, build_settings
 

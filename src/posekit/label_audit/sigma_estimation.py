@@ -47,12 +47,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
-from posekit.audit.people import People, nanmedian
 from posekit.datasets.coco_keypoints import parse_coco
 from posekit.datasets.data_config import resolve_data
 from posekit.datasets.records import format_issues
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import DataError, PosekitError, check_number
+from posekit.label_audit.people import People, nanmedian
 from posekit.metrics.matching import match_people
 from posekit.metrics.oks import coco_oks
 from posekit.samples import locate

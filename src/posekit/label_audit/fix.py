@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from posekit.audit.api import AuditReport
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json, atomic_write_text, refuse_overwriting_inputs
+from posekit.label_audit.api import AuditReport
 
 #: What ``--fix`` can correct without a person looking.
 FIXABLE = ("swaps",)

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posekit.audit.data_checks import DATA_KINDS, count_findings, data_findings
-from posekit.audit.findings import Finding, sort_findings
-from posekit.audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
-from posekit.audit.people import People
 from posekit.datasets.data_config import resolve_data
 from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError, check_number
+from posekit.label_audit.data_checks import DATA_KINDS, count_findings, data_findings
+from posekit.label_audit.findings import Finding, sort_findings
+from posekit.label_audit.model_checks import MODEL_KINDS, ModelOutput, model_findings
+from posekit.label_audit.people import People
 from posekit.samples import locate
 from posekit.settings import MIN_SCORE
 

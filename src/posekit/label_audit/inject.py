@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from posekit.audit.findings import KINDS, Finding, sort_findings
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import ConfigError
+from posekit.label_audit.findings import KINDS, Finding, sort_findings
 
 #: Fraction of the eligible people damaged per kind (default of :func:`inject_errors`).
 DEFAULT_RATES = {"swap": 0.05, "displaced": 0.05, "duplicate": 0.02, "visibility": 0.02, "missed": 0.02}

@@ -1,15 +1,15 @@
 """Checks that compare each label with a model's prediction for the same person (pure array functions).
 
 The caller runs the model on every person's ground-truth box and passes a :class:`ModelOutput` whose row
-``i`` belongs to person ``i`` of :class:`~posekit.audit.people.People`. Optionally the prediction on the
+``i`` belongs to person ``i`` of :class:`~posekit.label_audit.people.People`. Optionally the prediction on the
 horizontally mirrored crop, mapped back (un-mirrored, left/right indices exchanged, as the flip test
 returns it): a finding then needs both views, and keeps the weaker view's evidence, so a person whose
 sides the model cannot tell apart (seen from the back, from the side) raises no swap.
 
-Residuals are in OKS sigma units ``u`` (see :mod:`posekit.audit.people`). Their spread is learnt per
+Residuals are in OKS sigma units ``u`` (see :mod:`posekit.label_audit.people`). Their spread is learnt per
 keypoint from the data: ``tau_k^2 = median(u^2) / (2 ln 2)`` (a 2-D Gaussian's per-coordinate variance;
 ``u^2 / tau^2`` is chi-square with 2 degrees of freedom, median ``2 ln 2``), never below the annotator
-noise :data:`~posekit.audit.people.ANNOTATOR_VARIANCE`. With the mirrored view, the model's own
+noise :data:`~posekit.label_audit.people.ANNOTATOR_VARIANCE`. With the mirrored view, the model's own
 uncertainty about each point adds to that: two looks with independent per-coordinate errors of variance
 ``s^2`` differ by ``E|a - b|^2 = 4 s^2``, so ``|a - b|^2 / 4`` is added to ``tau_k^2`` (the two looks
 share one network, so this underestimates rather than overstates it). A label ``u`` from the prediction
@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
-from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
 from posekit.datasets.schema import KeypointSchema
 from posekit.errors import PosekitError
+from posekit.label_audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
+from posekit.label_audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_z, sigma_units
 from posekit.settings import MIN_SCORE
 
 #: The kinds these checks report.
@@ -62,7 +62,7 @@ class ModelOutput:
     optionally the same on the mirrored crops, mapped back to the original keypoint order and image.
     A person the model did not see (no labelled point) has NaN rows and raises no finding.
 
-    ``mode``: how the predictions relate to the labels (a key of :data:`~posekit.audit.api.MODES`: was
+    ``mode``: how the predictions relate to the labels (a key of :data:`~posekit.label_audit.api.MODES`: was
     the model trained on these images?) and ``detail`` says which model(s)."""
 
     keypoints: np.ndarray

@@ -14,7 +14,8 @@
   short (foreshortening), but never much longer.
 - **box_size**: the box much larger or smaller than the fitted skeleton size suggests (robust z, two-sided).
 - **outside_box**: a labelled point beyond the box grown by :data:`OUTSIDE_MARGIN` of its size, scored by
-  how unlikely annotator noise alone (:data:`~posekit.audit.people.ANNOTATOR_VARIANCE`) puts it that far.
+  how unlikely annotator noise alone (:data:`~posekit.label_audit.people.ANNOTATOR_VARIANCE`) puts it that
+  far.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from posekit.audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
-from posekit.audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_scale, sigma_units
 from posekit.datasets.schema import KeypointSchema
+from posekit.label_audit.findings import SCORE_MAX, Finding, nats_score, sort_findings, tail_score
+from posekit.label_audit.people import ANNOTATOR_VARIANCE, People, nanmedian, robust_scale, sigma_units
 from posekit.metrics.oks import oks
 from posekit.settings import MIN_SCORE
 

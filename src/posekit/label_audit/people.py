@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.audit.findings import Finding
+from posekit.label_audit.findings import Finding
 from posekit.metrics.coco_eval import ground_truth_arrays
 
 #: MAD -> standard deviation of a normal distribution.
