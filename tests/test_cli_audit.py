@@ -123,6 +123,7 @@ def test_audit_with_a_model_says_which_images_it_memorised(in_tmp, tiny_model_di
     )
 
 
+@pytest.mark.slow  # trains the fold models
 def test_audit_folds_train_inside_the_run_folder(in_tmp, tiny_sample, run_cli) -> None:
     recipe = (
         "model: vitpose-t-simple\npretrained: none\ninput_size: 64x48\nepochs: 1\nbatch_size: 4\nworkers: 0\n"

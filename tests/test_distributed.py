@@ -89,6 +89,7 @@ def _posekit(commands: list[list[str]], cwd: Path, processes: int) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
+@pytest.mark.slow  # two torchrun processes
 def test_two_processes_write_what_one_writes(sample_data: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     root = sample_data.parent
     video = tmp_path / "clip.mp4"

@@ -60,6 +60,7 @@ def test_the_mode_says_whether_the_model_trained_on_the_images(tiny_sample, tiny
     assert report.splits["val"].mode == "unknown"
 
 
+@pytest.mark.slow  # trains the fold models
 def test_each_image_is_predicted_by_the_fold_model_that_did_not_see_it(tiny_sample, tmp_path) -> None:
     dataset = resolve_data(tiny_sample).load_split("train")
     people = _people(dataset)

@@ -44,3 +44,36 @@ def test_ci_runs_readme_test_command() -> None:
     assert '".[dev]"' in tests and tests.endswith("pytest -q")
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert tests in [line.strip() for line in ci]
+
+
+def test_the_python_example_calls_the_api_with_its_option_names() -> None:
+    """Each call of README's Python example exists and passes only its command's option names (running it
+    needs a data set and hub weights, so the calls are checked, not run)."""
+    import ast
+
+    import posekit
+    from posekit.settings import CheckConfig, ExportConfig, PredictConfig, TrainConfig, ValConfig
+
+    code = README.split("```python\n", 1)[1].split("```", 1)[0]
+    options = {
+        "check": CheckConfig,
+        "train": TrainConfig,
+        "val": ValConfig,
+        "predict": PredictConfig,
+        "export": ExportConfig,
+        "load": None,
+    }
+    calls = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    ]
+    names = {call.func.attr for call in calls}
+    assert {"check", "train", "load", "val", "predict", "export"} <= names
+    for call in calls:
+        name = call.func.attr
+        assert name in options and hasattr(posekit, name)
+        if name not in ("check", "load"):  # the model object has the model's commands
+            assert hasattr(posekit.ViTPose, name)
+        if options[name] is not None:
+            assert {k.arg for k in call.keywords} <= set(options[name].model_fields), name

@@ -26,6 +26,8 @@ from posekit.settings import build_config
 from posekit.tasks.results import TrainResult
 from posekit.tasks.train import run_folder
 
+pytestmark = pytest.mark.slow  # training runs / several processes: not in the fast lane
+
 #: A run of a few seconds: 64x48 crops, batch 4, ~12 steps per epoch, a checkpoint every 4 steps.
 TINY = {**TINY_TRAIN, "epochs": 2, "lr": 2e-3, "warmup": 3, "save_every": 4, "seed": 3, "val_every": 1}
 

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from helpers import TINY_TRAIN
 from safetensors.torch import load_file
 
 from posekit.datasets.data_config import resolve_data
 from posekit.topdown.training_dataset import TopDownDataset
+
+pytestmark = pytest.mark.slow  # training runs / several processes: not in the fast lane
 
 WORKER = """
 import json, sys
