@@ -8,11 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN
+from helpers import TINY_TRAIN
 
 import posekit
 from posekit.engine.checkpoint import lock_run
 from posekit.errors import ConfigError, PosekitError
+
+pytestmark = pytest.mark.slow  # training runs: not in the fast lane
 
 
 def _project_data(tiny_sample: Path, folder: Path) -> Path:
@@ -26,7 +28,7 @@ def test_resume_refuses_changed_data_and_names_the_difference(
 ) -> None:
     data = _project_data(tiny_sample, tmp_path / "project")
     monkeypatch.chdir(tmp_path / "project")
-    run = posekit.train(data="data.yaml", project=str(tmp_path / "runs"), **TINY_TRAIN)["run_dir"]
+    run = posekit.train(data="data.yaml", project=str(tmp_path / "runs"), **TINY_TRAIN).run_dir
     assert f"data: {data.resolve()}" in (Path(run) / "args.yaml").read_text()  # absolute: any directory
     # from another working directory that holds another data.yaml, the run still finds its own data
     _project_data(tiny_sample, tmp_path / "other")
@@ -69,7 +71,7 @@ def test_a_val_split_without_labelled_keypoints_names_no_best_weights(
         person["keypoints"] = [0] * len(person["keypoints"])
         person["num_keypoints"] = 0
     (data.parent / "val.json").write_text(json.dumps(coco))
-    summary = posekit.train(data=str(data), project=str(tmp_path / "runs"), **TINY_TRAIN)
+    summary = posekit.train(data=str(data), project=str(tmp_path / "runs"), verbose=True, **TINY_TRAIN)
     output = " ".join(capsys.readouterr().out.split())
-    assert summary["best"] is None and not (Path(summary["run_dir"]) / "weights" / "best").exists()
+    assert summary.best is None and not (summary.run_dir / "weights" / "best").exists()
     assert "Best AP" not in output and "No AP: the val split has no person with a labelled keypoint" in output

@@ -116,7 +116,8 @@ class ViTPose:
     def train(
         self, config: str | Path | None = None, *, verbose: bool = False, **settings: Any
     ) -> TrainResult:
-        """Fine-tune these weights (see :func:`train`); afterwards this object is the run's best model."""
+        """Fine-tune these weights (see :func:`train`); afterwards this object is the run's best model (its
+        last, when no validation could choose one)."""
         if not isinstance(self.source, (str, Path)):
             raise ConfigError(
                 "train starts from saved weights: save the model (save_pretrained) and load that"
@@ -124,7 +125,7 @@ class ViTPose:
         result = train(
             config, model=str(self.source), pretrained=self.pretrained, verbose=verbose, **settings
         )
-        self.source, self.pretrained, self._predictor = str(result.best), "auto", None
+        self.source, self.pretrained, self._predictor = str(result.best or result.last), "auto", None
         return result
 
 

@@ -51,11 +51,12 @@ class Metrics:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A training run: its folder, the best and last weights (model directories) and the metrics of its
-    last validation (``metrics``: AP, AP50, ..., PCK@0.1, mean_OKS)."""
+    """A training run: its folder, the best and last weights (model directories; ``best`` is None when no
+    validation had a person to score) and the metrics of its last validation (``metrics``: AP, AP50, ...,
+    PCK@0.1, mean_OKS)."""
 
     run_dir: Path
-    best: Path
+    best: Path | None
     last: Path
     metrics: dict[str, float]
     best_ap: float
@@ -70,7 +71,7 @@ class TrainResult:
         """From the trainer's run summary."""
         return cls(
             run_dir=Path(summary["run_dir"]),
-            best=Path(summary["best"]),
+            best=None if summary["best"] is None else Path(summary["best"]),
             last=Path(summary["last"]),
             metrics=summary["final_metrics"],
             best_ap=summary["best_ap"],
