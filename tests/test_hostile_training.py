@@ -34,7 +34,7 @@ def test_resume_refuses_changed_data_and_names_the_difference(
     _project_data(tiny_sample, tmp_path / "other")
     (tmp_path / "other" / "train.json").write_text("not the run's data")
     monkeypatch.chdir(tmp_path / "other")
-    assert posekit.train(resume=run)["epochs"] == 1
+    assert posekit.train(resume=run).epochs == 1
     # the data edited in place (12 people -> 1): refused with the difference, unless allowed
     coco = json.loads((data.parent / "train.json").read_text())
     before = sum(not a.get("iscrowd") for a in coco["annotations"])
@@ -45,7 +45,7 @@ def test_resume_refuses_changed_data_and_names_the_difference(
     assert f"train people: {before} -> 1" in str(refused.value) and "--allow-data-change" in str(
         refused.value
     )
-    assert posekit.train(resume=run, allow_data_change=True)["epochs"] == 1
+    assert posekit.train(resume=run, allow_data_change=True).epochs == 1
 
 
 def test_a_run_folder_is_trained_by_one_process_at_a_time(tmp_path: Path) -> None:

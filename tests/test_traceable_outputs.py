@@ -44,7 +44,7 @@ def test_images_with_the_same_name_in_two_folders_keep_their_source_path(predict
         _image(tmp_path / "data" / folder / "000000.jpg", value)
     list(predictor.predict(str(tmp_path / "data" / "*" / "000000.jpg"), boxes="full", save=True,
                            project=tmp_path / "runs"))  # fmt: skip
-    run = predictor.save_dir
+    run = tmp_path / "runs" / "predict" / "exp"
     rows = strict_json((run / "predictions.json").read_text())
     assert [(r["file"], r["frame"]) for r in rows] == [("seq_a/000000.jpg", 0), ("seq_b/000000.jpg", 0)]
     assert all(len(r["keypoints"]) == 51 and "image_id" in r and "score" in r for r in rows)  # COCO results
@@ -63,7 +63,7 @@ def test_a_folder_names_files_relative_to_it_and_val_reads_the_results(predictor
     for name, value in (("1.jpg", 90), ("2.png", 150)):
         _image(folder / name, value)
     list(predictor.predict(folder, boxes="full", save=True, project=tmp_path / "runs"))
-    run = predictor.save_dir
+    run = tmp_path / "runs" / "predict" / "exp"
     rows = strict_json((run / "predictions.json").read_text())
     assert [(r["image_id"], r["file"]) for r in rows] == [(1, "1.jpg"), (2, "2.png")]
     gt = {
@@ -94,7 +94,7 @@ def test_video_frames_carry_the_video_file_and_their_frame(predictor, tmp_path, 
             writer.write(np.full((64, 48, 3), value, np.uint8))
     list(predictor.predict(video, boxes="full", smooth="offline", save=True, project=tmp_path / "runs"))
     assert "the clip has 3 frames, fewer than the Savitzky-Golay window of 9" in caplog.text
-    run = predictor.save_dir
+    run = tmp_path / "runs" / "predict" / "exp"
     rows = strict_json((run / "predictions.json").read_text())
     assert [(r["file"], r["frame"]) for r in rows] == [("walk.mp4", 0), ("walk.mp4", 1), ("walk.mp4", 2)]
     records = [strict_json(line) for line in (run / "predictions.jsonl").read_text().splitlines()]

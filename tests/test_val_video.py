@@ -105,7 +105,7 @@ def test_video_ground_truth_without_head_boxes_is_measured_in_person_boxes(clip,
         "--worst", "0",
     )  # fmt: skip
     assert code == 0, output
-    video = json.loads(_metrics_path(output).read_text())["video"]
+    video = json.loads(metrics_path(output).read_text())["video"]
     assert video["MOTA"] == 1.0
     assert video["normaliser"].startswith("0.125 x the diagonal of the person's bbox")
     assert "person's bbox" in " ".join(output.split())
@@ -124,9 +124,9 @@ def test_posetrack_sample_with_detections_says_why_there_are_no_video_metrics(
         "--boxes", root / "annotations" / "test_posetrack18_human_detections.json",
     )  # fmt: skip
     assert code == 0, output
-    metrics = json.loads(_metrics_path(output).read_text())
+    metrics = json.loads(metrics_path(output).read_text())
     assert "none of the 3 video(s) has two or more frames" in metrics["video"]["skipped"]
     assert "MOTA" not in metrics["video"] and metrics["coco"]["AP"] >= 0.0
     assert "video metrics skipped" in output and "0 frames" not in output
-    for written in _metrics_path(output).parent.glob("*.json"):  # strict JSON: a NaN is written as null
+    for written in metrics_path(output).parent.glob("*.json"):  # strict JSON: a NaN is written as null
         strict_json(written.read_text())
