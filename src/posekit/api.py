@@ -223,7 +223,7 @@ def export(
     if isinstance(model, ViTPose) and isinstance(model.source, (str, Path)):
         settings = {"pretrained": model.pretrained, **settings}
         model = model.source  # the export is written beside the model directory
-    return run(config, model=model, verbose=verbose, **settings)
+    return run(config, model=_weights(model), verbose=verbose, **settings)
 
 
 def audit(
