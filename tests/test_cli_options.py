@@ -35,8 +35,9 @@ SETTINGS = {
     "audit": AuditConfig,
     "sigmas": SigmasConfig,
 }
-#: Parameters of a command that are not settings: train's run folder to resume, and --config.
-NOT_SETTINGS = {"run_dir", "resume", "config"}
+#: Parameters of a command that are not settings: train's run folder to resume (and its data check), and
+#: --config.
+NOT_SETTINGS = {"run_dir", "resume", "allow_data_change", "config"}
 #: Nested settings, one option per field of theirs.
 NESTED = {"one_euro": ("min_cutoff", "beta", "d_cutoff"), "savgol": ("window", "polyorder", "max_gap")}
 
