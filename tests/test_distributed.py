@@ -97,10 +97,11 @@ def test_two_processes_write_what_one_writes(sample_data: Path, tiny_model_dir: 
         for image in sorted((root / "images" / "val").glob("*.jpg")):
             writer.write(read_image(image))
     model, images = str(tiny_model_dir), str(root / "images" / "val")
-    commands = [
+    commands = [  # fmt: skip
         ["val", "--model", model, "--data", str(sample_data), "--batch-size", "4", "--worst", "0"],
-        ["predict", "--model", model, "--source", images, "--boxes", str(root / "val.json"), "--batch", "3"],
-        ["predict", "--model", model, "--source", str(video), "--boxes", "full", "--batch", "3"],
+        ["predict", "--model", model, "--source", images, "--boxes", str(root / "val.json"),
+         "--batch-size", "3"],
+        ["predict", "--model", model, "--source", str(video), "--boxes", "full", "--batch-size", "3"],
     ]
     for processes in (1, 2):
         (tmp_path / str(processes)).mkdir()
