@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from posekit.errors import ConfigError
-from posekit.fileio import atomic_write_bytes, atomic_write_json
+from posekit.fileio import atomic_write_bytes, atomic_write_json, encode_image
 from posekit.samples import figures
 from posekit.samples.figures import Body, Figure, Pose
 from posekit.samples.sample_images import coco_annotation, coco_document
@@ -69,7 +69,7 @@ def generate_clip(
         image = scene.copy()
         ids, masks = figures.draw_people(image, [fig])
         name = f"frames/{index + 1:06d}.jpg"
-        atomic_write_bytes(out / name, figures.encode_jpeg(image))
+        atomic_write_bytes(out / name, encode_image(image))
         images.append(
             {"id": index + 1, "file_name": name, "height": height, "width": width, "frame_id": index}
         )
