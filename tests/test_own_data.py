@@ -91,6 +91,6 @@ def test_a_generated_set_trains_end_to_end_with_the_default_recipe(
     path = own_data.generate("quadruped", tmp_path / "data", seed=0, splits={"train": 8, "val": 4})
     settings = {"input_size": "48x64", "epochs": 1, "workers": 0, "device": "cpu"}  # boxes are landscape
     summary = posekit.train(data=str(path), model="vitpose-t", project=str(tmp_path), **settings)
-    args = (Path(summary["run_dir"]) / "args.yaml").read_text()
+    args = (summary.run_dir / "args.yaml").read_text()
     assert "optimizer: muon" in args and "pretrained: auto" in args  # the from-scratch recipe
-    assert summary["epochs"] == 1 and 0 <= summary["final_ap"] <= 1
+    assert summary.epochs == 1 and 0 <= summary.final_ap <= 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN
+from helpers import TINY_TRAIN
 
 from posekit.datasets.data_config import resolve_data
 from posekit.engine.recipe import banner, choose_recipe, fit_epochs, no_weights_reason, same_images_warning
