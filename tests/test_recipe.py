@@ -14,6 +14,7 @@ from posekit.engine.recipe import banner, choose_recipe, fit_epochs, no_weights_
 from posekit.engine.train import Trainer
 from posekit.errors import ConfigError, ModelError
 from posekit.settings import FINETUNE_RECIPE, SCRATCH_RECIPE, build_config
+from posekit.tasks.train import run_folder
 
 
 def test_weights_loaded_means_fine_tuning_none_means_from_scratch() -> None:
@@ -70,7 +71,8 @@ def test_one_json_as_train_and_val_is_warned(sample_data: Path) -> None:
 
 def _trainer(sample_data: Path, tmp_path: Path, **settings) -> Trainer:
     tiny = {k: v for k, v in TINY_TRAIN.items() if k not in settings}
-    return Trainer(build_config(data=str(sample_data), project=str(tmp_path), **tiny, **settings))
+    cfg = build_config(data=str(sample_data), project=str(tmp_path), **tiny, **settings)
+    return Trainer(cfg, run_folder=run_folder)
 
 
 def test_trainer_picks_the_recipe_from_what_it_loaded(sample_data: Path, tmp_path: Path) -> None:
