@@ -1,6 +1,6 @@
 """Where a model runs, on which runtime and in which number format: ``auto`` / ``cpu`` / ``cuda[:N]``,
 ``auto`` / ``torch`` / ``onnxruntime`` / ``openvino`` and ``auto`` / ``fp32`` / ``bf16`` / ``fp16`` /
-``int8``, each decided here once (predict, val, export and train call these) with one clear message."""
+``int8``, each decided here once (predict, val and export call these) with one clear message."""
 
 from __future__ import annotations
 
@@ -146,16 +146,6 @@ def _hardware(device: torch.device, runtime: str) -> str:
     if has and not openvino_installed():
         text += f"; faster with OpenVINO: {OPENVINO_EXTRA}"
     return text
-
-
-def default_amp(device_type: str) -> Literal["bf16", "fp16", "no"]:
-    """Training's mixed precision when not asked for: bf16 (fp16 on GPUs without it) on GPUs, bf16 autocast
-    on CPUs with bf16 hardware (the rule inference uses), else none."""
-    import torch
-
-    if device_type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_fast_bf16() else "no"
 
 
 def resolve_precision(

@@ -149,7 +149,7 @@ class TrainConfig(BaseModel):
     )
     input_size: tuple[int, int] | None = Field(None, description="HxW model input (default: preset's)")
     amp: Literal["bf16", "fp16", "no"] | None = Field(
-        None, description="mixed precision (default: bf16 on GPUs and on CPUs with AMX/AVX512-BF16)"
+        None, description="mixed precision (default: bf16 on GPU)"
     )
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 disables)")
     workers: int | None = Field(None, ge=0, description="data loader processes (default: from CPU count)")
