@@ -1,4 +1,5 @@
-"""``posekit export``: a pose model to ONNX (checked against PyTorch), runnable with ``posekit predict``."""
+"""``posekit export``: a pose model to ONNX or OpenVINO IR (checked against PyTorch), runnable with
+``posekit predict``."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ def export_command(
     pretrained: Annotated[
         str, typer.Option(help="Weights of a preset: auto (hub), none (random), a path or hub id.")
     ] = "auto",
-    format: Annotated[str, typer.Option("--format", help="Export format.")] = "onnx",
+    format: Annotated[
+        str, typer.Option("--format", help="onnx (ONNX Runtime) or openvino (an OpenVINO IR folder).")
+    ] = "onnx",
     output: Annotated[
         Path | None,
-        typer.Option(help="Output .onnx (default: model.onnx in the model directory, else NAME.onnx here)."),
+        typer.Option(
+            help="Output .onnx, or the IR's folder (default: model.onnx / openvino/ in the model directory, "
+            "else NAME.onnx / NAME_openvino/ here)."
+        ),
     ] = None,
     dynamic_batch: Annotated[
         bool, typer.Option("--dynamic-batch", help="Leave the batch size free.")
@@ -26,8 +32,8 @@ def export_command(
     precision: Annotated[
         str,
         typer.Option(
-            help="fp32 (auto), fp16 (weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
-            "quantisation, calibrated on --calibration)."
+            help="fp32 (auto), fp16 (ONNX weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
+            "quantisation, or NNCF's for openvino; calibrated on --calibration)."
         ),
     ] = "auto",
     calibration: Annotated[
@@ -52,10 +58,12 @@ def export_command(
         batch=batch,
         calibration=calibration,
     )
-    size_mb = result.path.stat().st_size / 1e6
+    files = list(result.path.iterdir()) if result.path.is_dir() else [result.path]
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
     batch_text = "dynamic" if result.dynamic_batch else str(batch)
+    opset_text = f"opset {result.opset}, " if format == "onnx" else ""
     Console(soft_wrap=True, highlight=False).print(
-        f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, opset {result.opset}, batch {batch_text}"
+        f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, {opset_text}batch {batch_text}"
         f", {result.precision}); max |heatmap diff| vs PyTorch: {result.max_abs_diff:.1e}. "
         f"Run it with: posekit predict --model {result.path} --source IMAGE"
     )

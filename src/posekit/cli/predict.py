@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,6 +52,7 @@ def predict_command(
     conf: Annotated[str | None, typer.Option(help=_help("conf"))] = None,
     batch: Annotated[int | None, typer.Option(help=_help("batch"))] = None,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
+    runtime: Annotated[str | None, typer.Option(help=_help("runtime"))] = None,
     precision: Annotated[str | None, typer.Option(help=_help("precision"))] = None,
     calibration: Annotated[str | None, typer.Option(help=_help("calibration"))] = None,
     live: Annotated[bool | None, typer.Option("--live/--no-live", help=_help("live"))] = None,
@@ -105,8 +107,8 @@ def predict_command(
 
     options = given(
         boxes=boxes, detector=detector, det_conf=det_conf, det_every=det_every, conf=conf, batch=batch,
-        flip=flip, precision=precision, calibration=calibration, live=live, project=project, name=name,
-        smooth=smooth, save=save, save_json=save_json,
+        flip=flip, runtime=runtime, precision=precision, calibration=calibration, live=live, project=project,
+        name=name, smooth=smooth, save=save, save_json=save_json,
     )  # fmt: skip
     if euro := given(min_cutoff=min_cutoff, beta=beta):
         options["one_euro"] = OneEuroParams(**euro)
@@ -142,7 +144,7 @@ def predict_command(
     save_dir = predictor.save_dir
     where = f" Results in [bold]{save_dir}[/]" if save_dir is not None else ""
     console.print(f"{stopped}{frames} image(s)/frame(s), {people} person(s).{where}")
-    console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items()))
+    console.print(escape(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items())))
     if predictor.live_stats is not None:
         live_stats = predictor.live_stats.summary()
         console.print(

@@ -29,6 +29,7 @@ def val_command(
     split: Annotated[str | None, typer.Option(help=_help("split") + " (val | train)")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", "-b", help=_help("batch_size"))] = None,
     flip: Annotated[bool | None, typer.Option("--flip/--no-flip", help=_help("flip"))] = None,
+    runtime: Annotated[str | None, typer.Option(help=_help("runtime"))] = None,
     precision: Annotated[str | None, typer.Option(help=_help("precision"))] = None,
     calibration: Annotated[str | None, typer.Option(help=_help("calibration"))] = None,
     decode: Annotated[str | None, typer.Option(help=_help("decode"))] = None,
