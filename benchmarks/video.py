@@ -2,18 +2,19 @@
 
     python benchmarks/video.py --quick          # ~10 min on a quiet 2-core CPU (estimated; full: ~25 min)
     python benchmarks/video.py --model runs/train/exp/weights/best   # the sample model (the default)
-    python benchmarks/video.py --only speed     # sections: detectors, precision, speed, quality
+    python benchmarks/video.py --only speed     # sections: detectors, speed, quality
     python benchmarks/video.py --threads 1      # PyTorch and ONNX Runtime threads (default: theirs)
+
+Runtimes and precisions one by one (crops/s, share of the CPU's peak, AP change): benchmarks/cpu_limit.py.
 
 Sections, each timed side by side in this one process (configurations alternate, medians reported):
 
 - ``detectors``: ms per 640x480 frame of the person-detector candidates (random weights of their real
   configurations; speed does not depend on weights): D-FINE-N/S, RT-DETR-R18, RT-DETRv2-S, RT-DETR-R50.
-- ``precision``: ViTPose-S crops/s at batch 3 (3 people, no flip) in PyTorch fp32 / bf16 (weights
-  converted) / bf16 (autocast) / fp16 and ONNX Runtime fp32 / int8 (static QDQ).
 - ``speed``: end to end on generated 640x480 clips with 1 and 3 people (the video sample's walkers):
-  posekit (det-every 1 and the default, each precision, PyTorch and ONNX Runtime, flip on, detection
-  overlapped in a thread) beside the plain transformers recipe (detector + ``VitPoseImageProcessor`` +
+  posekit (det-every 1 in PyTorch fp32; the default settings, i.e. ``--runtime auto --precision auto``;
+  PyTorch bf16, the default before OpenVINO; ONNX Runtime int8; flip on; detection overlapped in a
+  thread) beside the plain transformers recipe (detector + ``VitPoseImageProcessor`` +
   model + ``post_process_pose_estimation`` on every frame, fp32), with RT-DETR-R50 (the detector of the
   transformers VitPose documentation) and with D-FINE-N. Random weights find no real person and would
   make the keypoint-following of det-every N behave like no model does, so the work is real and the
@@ -23,7 +24,7 @@ Sections, each timed side by side in this one process (configurations alternate,
 - ``quality``: the sample-trained model on the video sample with ground-truth boxes as the detector
   (an oracle: the comparison is of what happens between detections): AP, MOTA, ID switches, IDF1 and
   jitter for det-every 1 (OKS matcher alone) and N = 2, 3, 5, 10; flip on/off; raw / One-Euro /
-  offline smoothing; and the AP change of bf16 and int8 on the still sample's val split and the video.
+  offline smoothing.
 
 The machine this was written on is shared with other jobs: read ratios between rows, not absolute
 numbers, unless the machine was quiet.
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import tempfile
 import time
 import zlib
@@ -50,9 +52,8 @@ from rich.table import Table
 import posekit
 from posekit.datasets.coco_keypoints import load_coco
 from posekit.datasets.data_config import resolve_data
-from posekit.device import cpu_has_fast_bf16, resolve_precision
+from posekit.device import cpu_has_fast_bf16
 from posekit.inference import predictor as predictor_module
-from posekit.inference.onnx_runtime import OnnxRunner
 from posekit.inference.pipeline import StageTimes
 from posekit.inference.predictor import Predictor, TorchRunner
 from posekit.inference.smoothing import smooth_offline, smooth_online
@@ -114,39 +115,6 @@ def detectors_section(tmp: Path, rounds: int) -> None:
     console.print(out)
 
 
-# ---------------------------------------------------------------------------------------------- precision
-def precision_section(tmp: Path, rounds: int, threads: int | None) -> None:
-    torch.manual_seed(0)
-    model = load_model("vitpose-s", pretrained="none")
-    base = Predictor(TorchRunner(copy.deepcopy(model), "cpu", "vitpose-s"))
-    x = np.random.default_rng(0).standard_normal((3, 3, 256, 192)).astype(np.float32)
-    runners: dict[str, Callable[[np.ndarray], np.ndarray]] = {"PyTorch fp32": base.runner}
-    runners["PyTorch bf16 (weights converted)"] = base.runner_for("bf16")
-    runners["PyTorch bf16 (autocast)"] = autocast_runner(base.runner)
-    runners["PyTorch fp16 (weights converted)"] = base.runner_for("fp16")
-    onnx = posekit.export(model, output=tmp / "vitpose-s.onnx", dynamic_batch=True).path
-    runners["ONNX Runtime fp32"] = OnnxRunner(onnx, threads=threads)
-    runners["ONNX Runtime int8 (QDQ)"] = base.runner_for("int8")
-    for run in runners.values():
-        run(x)
-    seconds = alternate({k: (lambda r=r: r(x)) for k, r in runners.items()}, rounds)
-    fp32 = np.median(seconds["PyTorch fp32"])
-    hardware = "AMX/AVX512-BF16" if cpu_has_fast_bf16() else "no bf16 hardware (AVX2)"
-    out = table(f"ViTPose-S 256x192, batch 3, CPU ({hardware})", ["runtime / precision", "crops/s", "x fp32"])
-    for name, values in seconds.items():
-        out.add_row(name, f"{3 / np.median(values):.1f}", f"{fp32 / np.median(values):.2f}")
-    out.caption = f"auto precision here: {resolve_precision('auto', torch.device('cpu'))}"
-    console.print(out)
-
-
-def autocast_runner(runner: TorchRunner) -> Callable[[np.ndarray], np.ndarray]:
-    def run(pixels: np.ndarray) -> np.ndarray:
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
-            return runner.model(torch.from_numpy(pixels)).float().numpy()
-
-    return run
-
-
 # ---------------------------------------------------------------------------------------------- speed
 class OracleDetector:
     """Runs a (random) detector for its cost and returns the frame's ground-truth person boxes."""
@@ -170,7 +138,7 @@ class GuidedRunner:
     def __init__(self, cost: Any, guide: TorchRunner) -> None:
         self.cost, self.guide = cost, guide
         self.processor, self.schema, self.name = cost.processor, cost.schema, cost.name
-        self.device, self.precision = cost.device, cost.precision
+        self.device, self.runtime, self.precision = cost.device, cost.runtime, cost.precision
         self.guide_seconds = 0.0
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray:
@@ -256,13 +224,16 @@ def speed_section(tmp: Path, trained: Path, rounds: int, frames: int, threads: i
         k: PersonDetector(save_random_detector(tmp / k, k), threshold=0.0) for k in ("dfine-n", "r50")
     }
     base = Predictor(TorchRunner(copy.deepcopy(pose_s), "cpu", "vitpose-s"))
-    onnx = OnnxRunner(posekit.export(pose_s, output=tmp / "s.onnx", dynamic_batch=True).path, threads=threads)
-    variants = {"fp32": base.runner, "int8": base.runner_for("int8"), "onnx": onnx}
+    auto = base.backend()
+    variants = {
+        "fp32": base.runner,
+        "auto": base.runner_for(),
+        "int8": base.runner_for("int8", runtime="onnxruntime"),
+    }
     if cpu_has_fast_bf16():
-        variants["bf16"] = base.runner_for("bf16")
+        variants["bf16"] = base.runner_for("bf16", runtime="torch")
     guided = {k: Predictor(GuidedRunner(v, guide)) for k, v in variants.items()}
-    auto = resolve_precision("auto", torch.device("cpu"))
-    default = guided["bf16" if auto == "bf16" else "fp32"]
+    default = guided["auto"]
     for people in (3, 1):
         video, boxes = speed_clip(tmp, people, frames)
         oracle = {k: OracleDetector(d, boxes) for k, d in detectors.items()}
@@ -275,17 +246,20 @@ def speed_section(tmp: Path, trained: Path, rounds: int, frames: int, threads: i
             "transformers recipe, D-FINE-N": recipe_run(
                 TransformersRecipe(fast, copy.deepcopy(pose_s.net)), video, frames
             ),
-            "posekit det-every 1, fp32": posekit_run(guided["fp32"], video, frames, fast, det_every=1),
-            f"posekit default (det-every {n}, {auto})": posekit_run(default, video, frames, fast),
-            f"posekit det-every {n}, int8 (ONNX Runtime)": posekit_run(guided["int8"], video, frames, fast),
-            f"posekit det-every {n}, ONNX Runtime fp32": posekit_run(guided["onnx"], video, frames, fast),
+            "posekit det-every 1, PyTorch fp32": posekit_run(
+                guided["fp32"], video, frames, fast, det_every=1
+            ),
+            f"posekit default (det-every {n}, {auto.runtime} {auto.precision})": posekit_run(
+                default, video, frames, fast
+            ),
+            f"posekit det-every {n}, ONNX Runtime int8": posekit_run(guided["int8"], video, frames, fast),
             f"posekit det-every {n}, flip test on": posekit_run(default, video, frames, fast, flip=True),
             f"posekit det-every {n}, detection in a thread": posekit_run(
                 default, video, frames, fast, overlap=True
             ),
         }
-        if "bf16" in guided and auto != "bf16":
-            runs[f"posekit det-every {n}, bf16"] = posekit_run(guided["bf16"], video, frames, fast)
+        if "bf16" in guided:
+            runs[f"posekit det-every {n}, PyTorch bf16"] = posekit_run(guided["bf16"], video, frames, fast)
         for run in runs.values():  # warm-up
             run()
         seconds = alternate(runs, rounds)
@@ -293,7 +267,8 @@ def speed_section(tmp: Path, trained: Path, rounds: int, frames: int, threads: i
         per_frame = np.mean([len(b) for b in boxes.values()])
         title = (
             f"End to end: 640x480, {people} walker(s) ({per_frame:.1f} people per frame), {frames} frames, "
-            f"ViTPose-S (random weights, guided) + random detectors, {torch.get_num_threads()} torch threads"
+            f"ViTPose-S (random, guided) + random detectors, {torch.get_num_threads()} torch threads, "
+            f"load {os.getloadavg()[0]:.1f}"
         )
         columns = ["pipeline", "frames/s", "x recipe R50", "decode", "detect", "pose", "track", "guide"]
         out = table(title, columns)
@@ -416,22 +391,6 @@ def quality_section(tmp: Path, trained: Path, frames: int | None) -> None:
         )
     console.print(out)
 
-    columns = ["precision", "still sample val AP", "change", f"video AP (det-every {DET_EVERY})", "change"]
-    out = table("Precision: AP change of the sample-trained model (points)", columns)
-    still, video = {}, {}
-    for precision in ("fp32", "bf16", "int8"):
-        val = posekit.val(
-            model=trained, data="sample", precision=precision, project=tmp, worst=0, verbose=False
-        )
-        still[precision] = 100 * val.ap
-        video[precision] = sample.measure(sample.run(DET_EVERY, precision=precision))["AP"]
-        out.add_row(
-            precision, f"{still[precision]:.2f}", f"{still[precision] - still['fp32']:+.2f}",
-            f"{video[precision]:.2f}", f"{video[precision] - video['fp32']:+.2f}",
-        )  # fmt: skip
-    out.caption = "still sample: posekit val (ground-truth boxes, flip test on); video: flip test off"
-    console.print(out)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -439,9 +398,7 @@ def main() -> None:
         "--model", default="runs/train/exp/weights/best", type=Path, help="the sample model (`posekit train`)"
     )
     parser.add_argument("--quick", action="store_true", help="fewer frames and rounds (~8 min)")
-    parser.add_argument(
-        "--only", default="detectors,precision,speed,quality", help="comma-separated sections"
-    )
+    parser.add_argument("--only", default="detectors,speed,quality", help="comma-separated sections")
     parser.add_argument("--threads", type=int, help="PyTorch and ONNX Runtime threads (default: theirs)")
     parser.add_argument("--frames", type=int, help="frames per speed run (default: 30 quick, 100 full)")
     parser.add_argument("--rounds", type=int, help="alternating rounds (default: 3 quick, 5 full)")
@@ -457,8 +414,6 @@ def main() -> None:
         tmp = Path(folder)
         if "detectors" in sections:
             detectors_section(tmp, rounds)
-        if "precision" in sections:
-            precision_section(tmp, rounds, args.threads)
         if "speed" in sections:
             speed_section(tmp, args.model, max(rounds - 1, 1), frames, args.threads)
         if "quality" in sections:

@@ -73,3 +73,12 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> C
         return code, out.out + out.err
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _pytorch_unless_openvino(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests not marked ``openvino`` see OpenVINO as not installed, so ``auto`` keeps them on PyTorch (and
+    ONNX Runtime) whatever this machine has: on a VNNI CPU every predict would otherwise quantise its model
+    with NNCF first (a minute per model on 2 cores) and compare int8 keypoints."""
+    if request.node.get_closest_marker("openvino") is None:
+        monkeypatch.setattr("posekit.device.openvino_installed", lambda int8=False: False)

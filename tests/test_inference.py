@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import posekit
-from posekit.device import resolve_precision
+from posekit.device import resolve_backend
 from posekit.errors import ConfigError, PosekitError
 from posekit.inference.predictor import parse_conf
 from posekit.inference.video import VideoReader, VideoWriter
@@ -337,8 +337,9 @@ def test_cli_predict_writes_a_run_and_reports_errors(tiny_model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "predict" / "demo"
     assert "2 image(s)/frame(s), 2 person(s)" in result.output and str(run) in result.output
-    precision = resolve_precision("auto", torch.device("cpu"))  # bf16 on AMX CPUs, else fp32
-    assert f"precision: {precision}, flip test: True, boxes: full, det every: 1" in result.output
+    backend = resolve_backend("auto", "auto", torch.device("cpu"))  # PyTorch here (tests: no OpenVINO)
+    banner = f"runtime: torch ({backend.reason}), precision: {backend.precision}, flip test: True"
+    assert banner in result.output
     written = ["000.jpg", "001.jpg", "predictions.json", "predictions.jsonl"]
     assert sorted(p.name for p in run.iterdir()) == written
     assert {e["image_id"] for e in json.loads((run / "predictions.json").read_text())} == {0, 1}

@@ -301,7 +301,7 @@ def test_predict_in_each_precision(predictor, tiny_sample, tmp_path, monkeypatch
     assert predictor.runner_for("int8", tiny_sample) is predictor.runner_for(
         "int8", tiny_sample
     )  # built once
-    assert len(list((tmp_path / "home" / "int8").iterdir())) == 1
+    assert len(list((tmp_path / "home" / "exports").iterdir())) == 1
     exported = posekit.load(predictor.runner_for("int8", tiny_sample).path)
     with pytest.raises(ConfigError, match="exported int8 model"):
         exported.predict(image, boxes=box, precision="fp32")

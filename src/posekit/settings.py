@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from posekit.datasets.yaml_file import load_yaml
-from posekit.device import PrecisionSetting
+from posekit.device import PrecisionSetting, RuntimeSetting
 from posekit.errors import ConfigError, check_number
 from posekit.metrics import NMS_THRESHOLDS
 
@@ -149,7 +149,14 @@ MIN_SCORE = 4.0
 _DATA = "'sample', a COCO keypoint .json or a data .yaml"
 _IMAGES = "image folder of a .json (default: found beside it)"
 _PRETRAINED = "weights of a preset: auto (hub), none (random), a path or hub id"
-_PRECISION = "auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
+_RUNTIME = (
+    "auto (OpenVINO on CPUs with VNNI or bf16 hardware when posekit[openvino] is installed, else PyTorch) "
+    "| torch | onnxruntime | openvino"
+)
+_PRECISION = (
+    "auto (the fastest within 1 AP point of fp32 here: OpenVINO int8 on VNNI CPUs, bf16 on AMX/AVX512-BF16 "
+    "CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
+)
 #: ``json_schema_extra`` of the fields that are not command-line flags (YAML and Python only).
 _NOT_A_FLAG = {"cli": False}
 
@@ -301,9 +308,8 @@ class ValConfig(BaseModel):
         None,
         description="flip test (default: the model's processor policy; off on video data, as in predict)",
     )
-    precision: PrecisionSetting = Field(
-        "auto", description="auto (bf16 on AMX CPUs and GPUs, else fp32) | fp32 | bf16 | fp16 | int8"
-    )
+    runtime: RuntimeSetting = Field("auto", description=_RUNTIME)
+    precision: PrecisionSetting = Field("auto", description=_PRECISION)
     calibration: PathText = Field("sample", description="int8: data set or person images to calibrate on")
     decode: Literal["posekit", "reference"] | None = Field(
         None, description="heatmap decoder (default: the model's; 'reference' = mmpose's DARK-UDP)"
@@ -356,6 +362,7 @@ class PredictOptions(BaseModel):
     flip: bool | None = Field(
         None, description="flip test (default: the model's processor policy for images, off for videos)"
     )
+    runtime: RuntimeSetting = Field("auto", description=_RUNTIME)
     precision: PrecisionSetting = Field("auto", description=_PRECISION)
     calibration: PathText = Field("sample", description="int8: data set or person images to calibrate on")
     live: bool | None = Field(
@@ -404,16 +411,20 @@ class ExportConfig(BaseModel):
 
     model: Any = Field(None, description="model directory, hub id or preset (vitpose-b)")
     pretrained: PathText = Field("auto", description=_PRETRAINED)
-    format: Literal["onnx"] = Field("onnx", description="export format")
+    format: Literal["onnx", "openvino"] = Field(
+        "onnx", description="onnx (ONNX Runtime) or openvino (an OpenVINO IR folder)"
+    )
     output: PathText | None = Field(
-        None, description="output .onnx (default: model.onnx in the model directory, else NAME.onnx here)"
+        None,
+        description="output .onnx, or the IR's folder (default: model.onnx / openvino/ in the model "
+        "directory, else NAME.onnx / NAME_openvino/ here)",
     )
     dynamic_batch: bool = Field(False, description="leave the batch size free")
     batch_size: int = Field(1, ge=1, description="fixed batch size (without --dynamic-batch)")
     precision: PrecisionSetting = Field(
         "auto",
-        description="fp32 (auto), fp16 (weights; inputs/outputs stay float32) or int8 (ONNX Runtime static "
-        "quantisation, calibrated on --calibration)",
+        description="fp32 (auto), fp16 (ONNX weights; inputs/outputs stay float32) or int8 (ONNX Runtime "
+        "static quantisation, or NNCF's for openvino; calibrated on --calibration)",
     )
     calibration: PathText = Field(
         "sample", description="int8: a data set (sample, data YAML, COCO JSON) or person images"

@@ -1,11 +1,17 @@
-"""``posekit.export``: a pose model to ONNX, with its schema and processor in the file's metadata.
+"""``posekit.export``: a pose model to ONNX or to OpenVINO IR, with its schema and processor in the file's
+metadata (ONNX ``metadata_props``, OpenVINO ``rt_info``).
 
 Uses torch's TorchScript-based exporter (``torch.onnx.export(dynamo=False)``): with torch 2.13 it
 exports transformers' VitPose (eager or SDPA attention) exactly (max heatmap difference ~1e-7), while
 the dynamo exporter needs the extra ``onnxscript`` package. fp32 and fp16 exports are checked against
 PyTorch on a random batch before they are written; int8 exports (:mod:`posekit.inference.quantize`) are
 compared on the calibration crops and the difference reported (quantisation changes heatmaps by design:
-its cost is measured as AP, see ``benchmarks/video.py``).
+its cost is measured as AP, see ``benchmarks/cpu_limit.py``).
+
+OpenVINO IRs are converted from the PyTorch module by ``openvino.convert_model`` (no ONNX file in
+between), always with a free batch dimension (OpenVINO's CPU plugin runs dynamic shapes), and hold fp32
+weights (bf16 is chosen when the model is compiled: ``posekit predict --runtime openvino --precision bf16``)
+or NNCF's int8.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import copy
 import hashlib
 import json
 import logging
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +33,20 @@ from posekit.device import Precision, resolve_precision
 from posekit.errors import ConfigError, ModelError
 from posekit.fileio import ReadOnlyError, atomic_save, build_once, posekit_home
 from posekit.inference.onnx_runtime import METADATA_KEY, OnnxRunner
-from posekit.inference.quantize import DEFAULT_CALIBRATION, RECIPE, calibration_crops, quantize_int8
+from posekit.inference.openvino_runtime import OpenVinoRunner, import_openvino
+from posekit.inference.quantize import (
+    DEFAULT_CALIBRATION,
+    RECIPE,
+    calibration_crops,
+    quantize_int8,
+    quantize_openvino_int8,
+)
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "openvino")
+#: The file (ONNX) or folder (OpenVINO IR) an export writes by default, in the model's folder.
+DEFAULT_NAME = {"onnx": "model.onnx", "openvino": "openvino"}
 #: Largest heatmap difference accepted between ONNX Runtime and PyTorch (int8: reported, not checked).
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2, "int8": float("inf")}
 
@@ -67,13 +83,15 @@ def export(
     calibration: str | Path = DEFAULT_CALIBRATION,
 ) -> ExportResult:
     """Export ``model`` (a directory, hub id, preset with ``pretrained`` weights, or :class:`PoseModel`)
-    to ``output`` (default: ``model.onnx`` in the model directory, else ``<name>.onnx`` here).
+    to ``output``: for ``format="onnx"`` a ``.onnx`` file (default: ``model.onnx`` in the model directory,
+    else ``<name>.onnx`` here), for ``"openvino"`` a folder holding ``model.xml`` and ``model.bin``
+    (default: ``openvino/`` in the model directory, else ``<name>_openvino/`` here).
 
-    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch_size``). ``precision``:
-    ``fp32`` (``auto``), ``fp16`` weights (inputs and outputs stay float32) or ``int8`` (static
-    quantisation with activation ranges measured on ``calibration``: a data set, default the built-in
-    sample, or a folder/glob of person images). Raises :class:`ModelError` when ONNX Runtime's heatmaps
-    differ from PyTorch's by more than :data:`TOLERANCE`.
+    ``dynamic_batch`` leaves the batch dimension free (else it is fixed to ``batch_size``; OpenVINO IRs are
+    always free). ``precision``: ``fp32`` (``auto``), ``fp16`` weights (ONNX; inputs and outputs stay
+    float32) or ``int8`` (post-training quantisation with activation ranges measured on ``calibration``:
+    a data set, default the built-in sample, or a folder/glob of person images). Raises
+    :class:`ModelError` when the runtime's heatmaps differ from PyTorch's by more than :data:`TOLERANCE`.
     """
     from posekit.models.vitpose import PoseModel, load_model
 
@@ -81,7 +99,13 @@ def export(
         raise ConfigError(f"--format {format!r} is not supported; choose one of {list(FORMATS)}")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
-    resolved = resolve_precision(precision, torch.device("cpu"), runtime="onnx")
+    openvino = format == "openvino"
+    resolved = resolve_precision(precision, torch.device("cpu"), runtime="openvino" if openvino else "onnx")
+    if openvino and resolved not in ("fp32", "int8"):
+        raise ConfigError(
+            f"--precision {resolved}: OpenVINO IRs hold fp32 or int8 weights; bf16 is chosen when the "
+            "model runs (posekit predict --runtime openvino --precision bf16)"
+        )
     if isinstance(model, PoseModel):
         pose_model, name = copy.deepcopy(model), "model"  # the caller's model keeps its device and dtype
     else:
@@ -90,11 +114,14 @@ def export(
         name = str(model)
     pose_model = pose_model.float().cpu().eval()
     beside_model = output is None and Path(name).is_dir()
+    here = Path(f"{Path(name).resolve().name}_openvino" if openvino else f"{Path(name).resolve().name}.onnx")
     if output is None:
-        output = Path(name) / "model.onnx" if beside_model else Path(f"{Path(name).name}.onnx")
+        output = Path(name) / DEFAULT_NAME[format] if beside_model else here
     output = Path(output)
-    if output.suffix != ".onnx":
+    if not openvino and output.suffix != ".onnx":
         raise ConfigError(f"--output {output} must end with .onnx")
+    if openvino and output.suffix:
+        raise ConfigError(f"--output {output}: an OpenVINO export is a folder (model.xml + model.bin)")
 
     dtype = torch.float16 if resolved == "fp16" else torch.float32
     graph = _HeatmapGraph(pose_model.to(dtype), dtype).eval()
@@ -126,7 +153,26 @@ def export(
             )
         _add_metadata(tmp, metadata)
 
+    def write_openvino(tmp: Path) -> None:
+        ov = import_openvino()
+        h, w = pose_model.input_size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the same tracer warnings
+            converted = ov.convert_model(
+                graph,
+                example_input=dummy,
+                input=[("pixel_values", ov.PartialShape([-1, 3, h, w]), ov.Type.f32)],
+            )
+        if crops is not None:
+            converted = quantize_openvino_int8(converted, crops)
+        converted.outputs[0].get_tensor().set_names({"heatmaps"})
+        converted.set_rt_info(metadata, [METADATA_KEY])
+        tmp.mkdir()
+        ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
+
     def write(tmp: Path) -> None:
+        if openvino:
+            return write_openvino(tmp)
         if crops is None:
             return write_float(tmp)
         fp32 = tmp.with_name(tmp.stem + ".fp32.onnx")
@@ -143,22 +189,21 @@ def export(
             if not beside_model:
                 raise
             # a read-only model store: the default output moves to the working directory, and says so
-            moved = Path(f"{Path(name).resolve().name}.onnx")
-            logger.warning("%s is read-only: writing %s instead (choose with --output)", output.parent, moved)
-            output = moved
+            logger.warning("%s is read-only: writing %s instead (choose with --output)", output.parent, here)
+            output = here
             atomic_save(output, write)
     except (RuntimeError, torch.onnx.errors.OnnxExporterError) as error:
-        raise ModelError(f"ONNX export of {name} failed (opset {opset}): {error}") from None
+        raise ModelError(f"{format} export of {name} failed: {error}") from None
     finally:
         pose_model.float()
-    diff = _verify(output, pose_model, 2 if dynamic_batch else batch_size, crops)
+    diff = _verify(output, pose_model, 2 if dynamic_batch or openvino else batch_size, crops)
     if diff > TOLERANCE[resolved]:
-        output.unlink()
+        shutil.rmtree(output) if output.is_dir() else output.unlink()
         raise ModelError(
             f"the exported {output} differs from PyTorch by {diff:.2e} (> {TOLERANCE[resolved]:.0e}); "
             "try another --opset or export in fp32"
         )
-    return ExportResult(output, diff, dynamic_batch, resolved, opset)
+    return ExportResult(output, diff, dynamic_batch or openvino, resolved, opset)
 
 
 def _add_metadata(path: Path, metadata: str) -> None:
@@ -173,9 +218,9 @@ def _add_metadata(path: Path, metadata: str) -> None:
 
 
 def _verify(path: Path, model: torch.nn.Module, batch: int, crops: np.ndarray | None = None) -> float:
-    """Max |heatmap difference| between ONNX Runtime and PyTorch (fp32) on ``crops`` (the calibration
-    crops of an int8 export, up to 16) or a seeded random batch."""
-    runner = OnnxRunner(path)
+    """Max |heatmap difference| between the exported model (ONNX Runtime or OpenVINO fp32) and PyTorch
+    (fp32) on ``crops`` (the calibration crops of an int8 export, up to 16) or a seeded random batch."""
+    runner = OnnxRunner(path) if path.suffix == ".onnx" else OpenVinoRunner(path, "fp32")
     if crops is not None:
         x = crops[:16]
     else:
@@ -186,20 +231,41 @@ def _verify(path: Path, model: torch.nn.Module, batch: int, crops: np.ndarray | 
     return float(np.abs(runner(x) - reference).max())
 
 
-def cached_int8_model(model: Any, calibration: str | Path = DEFAULT_CALIBRATION) -> Path:
-    """The int8 ONNX model of ``model`` (a :class:`~posekit.models.vitpose.PoseModel`) calibrated on
-    ``calibration``, built once per weights, processor, calibration and quantisation recipe under
-    ``$POSEKIT_HOME/int8/``."""
+def cached_export(
+    model: Any, runtime: str, precision: str, calibration: str | Path = DEFAULT_CALIBRATION
+) -> Path:
+    """The exported ``model`` (a :class:`~posekit.models.vitpose.PoseModel`) that ``runtime``
+    (``onnxruntime``: a ``.onnx`` file, ``openvino``: an IR folder) runs in ``precision`` (int8: calibrated
+    on ``calibration``; OpenVINO bf16: the fp32 IR), built once per weights, processor, format, precision,
+    calibration and quantisation recipe under ``$POSEKIT_HOME/exports/``."""
+    format = "openvino" if runtime == "openvino" else "onnx"
+    stored = "fp32" if format == "openvino" and precision == "bf16" else precision
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    digest.update(json.dumps([model.processor.to_dict(), str(calibration), RECIPE], sort_keys=True).encode())
-    folder = posekit_home() / "int8" / digest.hexdigest()[:16]
+    recipe = [str(calibration), RECIPE[format]] if stored == "int8" else []
+    digest.update(json.dumps([model.processor.to_dict(), format, stored, *recipe], sort_keys=True).encode())
+    folder = posekit_home() / "exports" / digest.hexdigest()[:16]
+    name = DEFAULT_NAME[format]
 
     def build(tmp: Path) -> None:
         export(
-            model, output=tmp / "model.onnx", dynamic_batch=True, precision="int8", calibration=calibration
+            model,
+            format=format,
+            output=tmp / name,
+            dynamic_batch=True,
+            precision=stored,
+            calibration=calibration,
         )
 
-    return build_once(folder, build, "model.onnx", "the int8 model") / "model.onnx"
+    complete = f"{name}/model.xml" if format == "openvino" else name
+    return build_once(folder, build, complete, f"the {format} {stored} model") / name
+
+
+def exported_runner(
+    model: Any, runtime: str, precision: str, calibration: str | Path = DEFAULT_CALIBRATION
+) -> Any:
+    """``model`` on ``runtime`` (``onnxruntime`` or ``openvino``) in ``precision``, from its cached export."""
+    path = cached_export(model, runtime, precision, calibration)
+    return OpenVinoRunner(path, precision) if runtime == "openvino" else OnnxRunner(path)

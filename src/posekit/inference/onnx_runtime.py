@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +17,34 @@ from posekit.topdown.processor import TopDownProcessor
 METADATA_KEY = "posekit"
 
 
+def read_metadata(
+    text: str | None, path: Path, format: str
+) -> tuple[dict[str, Any], KeypointSchema, TopDownProcessor]:
+    """The posekit metadata (JSON ``text``) of the exported model ``path``: the dict, the keypoint schema and
+    the processor; one :class:`ModelError` when it is missing or unreadable."""
+    again = f"`posekit export --model DIR --format {format}`"
+    if text is None:
+        raise ModelError(
+            f"{path} has no posekit metadata (keypoint schema, processor settings); export it with {again}"
+        )
+    metadata, problem = parse_json(text)
+    try:
+        if problem is not None:
+            raise ValueError(problem[0])
+        schema = KeypointSchema.from_dict(metadata["schema"])
+        processor = {**metadata["processor"], "flip_index": tuple(schema.flip_index)}
+    except (ValueError, KeyError, TypeError, ConfigError) as error:
+        raise ModelError(
+            f"{path}: unreadable posekit metadata ({error}); export the model again with {again}"
+        ) from None
+    return metadata, schema, TopDownProcessor.from_dict(processor, where=str(path))
+
+
 class OnnxRunner:
     """A :class:`~posekit.inference.predictor.HeatmapRunner` on ONNX Runtime (CPU, or CUDA when asked and
     available). A model exported with a fixed batch gets its crops in chunks of that size."""
+
+    runtime = "onnxruntime"
 
     def __init__(self, path: str | Path, device: str | None = None, threads: int | None = None) -> None:
         try:
@@ -54,23 +80,7 @@ class OnnxRunner:
                 ) from None
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {error}") from None
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if meta is None:
-            raise ModelError(
-                f"{self.path} has no posekit metadata (keypoint schema, processor settings); "
-                "export it with `posekit export --model DIR --format onnx`"
-            )
-        self.metadata, problem = parse_json(meta)
-        try:
-            if problem is not None:
-                raise ValueError(problem[0])
-            self.schema = KeypointSchema.from_dict(self.metadata["schema"])
-            processor = {**self.metadata["processor"], "flip_index": tuple(self.schema.flip_index)}
-        except (ValueError, KeyError, TypeError, ConfigError) as error:
-            raise ModelError(
-                f"{self.path}: unreadable posekit metadata ({error}); export the model again with "
-                "`posekit export --model DIR`"
-            ) from None
-        self.processor = TopDownProcessor.from_dict(processor, where=str(self.path))
+        self.metadata, self.schema, self.processor = read_metadata(meta, self.path, "onnx")
         #: fp32, fp16 or int8, as exported (files exported before posekit recorded it read as fp32)
         self.precision: str = self.metadata.get("precision", "fp32")
         model_input = self.session.get_inputs()[0]

@@ -2,7 +2,8 @@
 wraps it in the model object of :mod:`posekit.api`).
 
 Top-down: person boxes (detector, file, full image or given) -> UDP crops batched across people
-and frames -> model (PyTorch in fp32/bf16/fp16 or ONNX Runtime, int8 included) -> heatmaps decoded to
+and frames -> model (PyTorch in fp32/bf16/fp16, OpenVINO in fp32/bf16/int8 or ONNX Runtime; ``auto``:
+the fastest within 1 AP point of fp32 here, :func:`posekit.device.resolve_backend`) -> heatmaps decoded to
 image keypoints -> optional tracking (ByteTrack or OKS matching) and temporal smoothing (One-Euro
 online, Savitzky-Golay offline).
 
@@ -21,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from posekit.topdown.processor import TopDownMeta, TopDownProcessor
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from posekit.device import Backend
+
 Found = list[tuple[np.ndarray, np.ndarray]]  # per frame: person boxes (N, 4) xywh and scores (N,)
 
 #: Run the detector in a thread beside the pose model on CPUs too. Off: on the 2-core CPU this was
@@ -50,13 +54,14 @@ OVERLAP_ON_CPU = False
 
 
 class HeatmapRunner(Protocol):
-    """What the predictor needs from a model: its schema, its processor, its device and precision, and
-    ``(N, 3, H, W) -> (N, K, h, w)`` on float32 numpy arrays."""
+    """What the predictor needs from a model: its schema, its processor, its device, runtime and precision,
+    and ``(N, 3, H, W) -> (N, K, h, w)`` on float32 numpy arrays."""
 
     schema: KeypointSchema
     processor: TopDownProcessor
     name: str
     device: Any
+    runtime: str
     precision: str
 
     def __call__(self, pixel_values: np.ndarray) -> np.ndarray: ...
@@ -72,6 +77,8 @@ class TorchRunner:
     bf16 hardware: 0.37x fp32 against 0.31x; AMX CPUs were not available to measure).
     """
 
+    runtime = "torch"
+
     def __init__(
         self, model: Any, device: str | None = None, name: str = "model", precision: str = "fp32"
     ) -> None:
@@ -80,7 +87,7 @@ class TorchRunner:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         if self.precision == "int8":
-            raise ConfigError("int8 models run on ONNX Runtime: use predict(precision='int8')")
+            raise ConfigError("int8 models run on OpenVINO or ONNX Runtime: use predict(precision='int8')")
         self.dtype = torch_dtype(self.precision)
         self.model = model.to(self.device, self.dtype).eval()
         self.name = name
@@ -96,14 +103,19 @@ class TorchRunner:
 
 
 def load(model: str | Path, device: str | None = None, **kwargs: Any) -> Predictor:
-    """A :class:`Predictor` for a model directory, hub id, preset (``vitpose-b``) or exported ``.onnx`` file.
+    """A :class:`Predictor` for a model directory, hub id, preset (``vitpose-b``), exported ``.onnx`` file or
+    OpenVINO IR (its folder or ``model.xml``).
 
     ``kwargs`` go to :func:`posekit.models.vitpose.load_model` (e.g. ``pretrained``, ``schema``).
     """
+    from posekit.inference.openvino_runtime import OpenVinoRunner, is_openvino_model
+
     if str(model).endswith(".onnx"):
         from posekit.inference.onnx_runtime import OnnxRunner
 
         return Predictor(OnnxRunner(model, device=device))
+    if is_openvino_model(model):
+        return Predictor(OpenVinoRunner(model))
     from posekit.device import resolve_device
     from posekit.models.vitpose import load_model
 
@@ -185,9 +197,12 @@ class Predictor:
         - ``det_every``: on videos, run the box source every N frames (default 5 with the detector, 1 with
           boxes files); between, each person's box comes from their keypoints, and the detector runs
           early when someone is lost. People are then followed with track ids.
-        - ``precision``: ``auto`` (bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32), ``fp32``,
-          ``bf16``, ``fp16``, ``int8`` (ONNX Runtime, calibrated on ``calibration``: a data set or person
-          images, default the built-in sample; built once and cached).
+        - ``runtime``: ``auto`` (on CPUs with VNNI or bf16 hardware OpenVINO when ``posekit[openvino]`` is
+          installed, else PyTorch), ``torch``, ``onnxruntime``, ``openvino``.
+        - ``precision``: ``auto`` (the fastest within 1 AP point of fp32 on this machine and runtime:
+          OpenVINO int8 on VNNI CPUs, bf16 on CPUs with AMX/AVX512-BF16 and on GPUs, else fp32), ``fp32``,
+          ``bf16``, ``fp16``, ``int8`` (OpenVINO/NNCF or ONNX Runtime, calibrated on ``calibration``: a
+          data set or person images, default the built-in sample; built once and cached).
         - ``batch_size``: crops per model call (and frames read ahead).
         - ``flip``: the flip test (default: the model processor's policy for images, off for videos;
           twice the model time).
@@ -215,7 +230,8 @@ class Predictor:
             raise ConfigError(
                 "a live source never ends: use stream=True (the default) and smooth='online' or None"
             )
-        runner = self.runner_for(cfg.precision, cfg.calibration)
+        backend = self.backend(cfg.runtime, cfg.precision)
+        runner = self._runner(backend, cfg.calibration)
         flip = flip_test(cfg.flip, runner.processor.flip_test, src.is_sequence)
         tracking = (True if cfg.tracker == "auto" else cfg.tracker) if cfg.track or cfg.smooth else False
         det_every = self._det_every(cfg.det_every, provider, src, tracking)
@@ -225,6 +241,7 @@ class Predictor:
         shard = current_shard()  # several processes (torchrun): each predicts a block of the frames
         part = split_source(src, shard, cfg.batch_size, sequential=bool(track))
         self.settings = {
+            "runtime": backend.runtime + (f" ({backend.reason})" if backend.reason else ""),
             "precision": runner.precision,
             "flip_test": flip,
             "boxes": getattr(self._detector, "name", "detector")
@@ -256,33 +273,49 @@ class Predictor:
         stream = src.is_sequence if cfg.stream is None else cfg.stream
         return results if stream else list(results)
 
-    def runner_for(self, precision: str = "auto", calibration: str | Path = "sample") -> HeatmapRunner:
-        """The model in ``precision`` (see :func:`posekit.device.resolve_precision`): this predictor's own
-        runner, or a converted copy made once (int8: an ONNX Runtime model calibrated on ``calibration``)."""
-        from posekit.device import resolve_precision
+    def backend(self, runtime: str = "auto", precision: str = "auto") -> Backend:
+        """The runtime and precision ``runtime``/``precision`` mean for this predictor's model (see
+        :func:`posekit.device.resolve_backend`); an exported model keeps its own."""
+        from posekit.device import Backend, resolve_backend
 
         base = self.runner
-        if not isinstance(base, TorchRunner):  # an exported model: its precision was fixed at export
-            if precision not in ("auto", base.precision):
-                raise ConfigError(
-                    f"--precision {precision}: {base.name} is an exported {base.precision} model; export "
-                    f"the model again with --precision {precision}"
-                )
-            return base
-        resolved = resolve_precision(precision, base.device)
-        if resolved == base.precision:
-            return base
-        key = (resolved, str(calibration) if resolved == "int8" else "")
-        if key not in self._runners:
-            if resolved == "int8":
-                from posekit.inference.export import cached_int8_model
-                from posekit.inference.onnx_runtime import OnnxRunner
+        if isinstance(base, TorchRunner):
+            return resolve_backend(runtime, precision, base.device)
+        runtime_of = getattr(base, "runtime", "custom")  # a runner from outside posekit may not say
+        stored = getattr(base, "metadata", {}).get("precision", base.precision)
+        floats = ("fp32", "bf16") if runtime_of == "openvino" and stored != "int8" else ()
+        if runtime not in ("auto", runtime_of) or precision not in ("auto", base.precision, *floats):
+            raise ConfigError(
+                f"--runtime {runtime} --precision {precision}: {base.name} is an exported {stored} model for "
+                f"{runtime_of}; export the model again for what you ask"
+            )
+        return Backend(runtime_of, base.precision if precision == "auto" else precision)  # type: ignore[arg-type]
 
-                self._runners[key] = OnnxRunner(cached_int8_model(base.model, calibration))
-            else:
+    def runner_for(
+        self, precision: str = "auto", calibration: str | Path = "sample", runtime: str = "auto"
+    ) -> HeatmapRunner:
+        """The model on ``runtime`` in ``precision`` (see :meth:`backend`): this predictor's own runner, or
+        a converted copy made once (int8: calibrated on ``calibration``)."""
+        return self._runner(self.backend(runtime, precision), calibration)
+
+    def _runner(self, backend: Backend, calibration: str | Path) -> HeatmapRunner:
+        base = self.runner
+        if (backend.runtime, backend.precision) == (getattr(base, "runtime", "custom"), base.precision):
+            return base
+        key = (backend.runtime, backend.precision, str(calibration) if backend.precision == "int8" else "")
+        if key not in self._runners:
+            if not isinstance(base, TorchRunner):  # an OpenVINO float IR compiled in another precision
+                from posekit.inference.openvino_runtime import OpenVinoRunner
+
+                self._runners[key] = OpenVinoRunner(base.path, backend.precision)  # type: ignore[attr-defined]
+            elif backend.runtime == "torch":
                 self._runners[key] = TorchRunner(
-                    copy.deepcopy(base.model), str(base.device), base.name, resolved
+                    copy.deepcopy(base.model), str(base.device), base.name, backend.precision
                 )
+            else:
+                from posekit.inference.export import exported_runner
+
+                self._runners[key] = exported_runner(base.model, *backend[:2], calibration)
         runner = self._runners[key]
         runner.processor = base.processor  # the same model: the processor assigned to this predictor
         return runner

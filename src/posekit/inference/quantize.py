@@ -1,4 +1,11 @@
-"""int8 pose models: ONNX Runtime's static quantisation of an exported model, calibrated on real crops.
+"""int8 pose models, calibrated on real crops: ONNX Runtime's static quantisation of an exported ONNX
+model, or NNCF's post-training quantisation of an OpenVINO model.
+
+OpenVINO: ``nncf.quantize`` with the transformer model type (its "mixed" preset: symmetric weights,
+asymmetric activations, SmoothQuant on the matrix products, layer norms and softmax left in float), as
+the NNCF documentation recommends for transformers; the calibration crops are fed one at a time.
+
+ONNX Runtime:
 
 ``quantize_static`` in QDQ format (ONNX Runtime's recommended format on CPUs), uint8 activations and
 per-channel int8 weights, after ``quant_pre_process`` (shape inference and graph fusions, as the
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +32,8 @@ from posekit.topdown.processor import TopDownProcessor
 
 #: Crops the activation ranges are measured on (more change the ranges little; each costs one forward).
 CALIBRATION_CROPS = 64
-#: The quantisation recipe below, named: cached int8 models are rebuilt when it changes.
-RECIPE = "qdq-u8s8-per-channel-matmul-conv-gemm"
+#: The quantisation recipes below, named per export format: cached int8 models are rebuilt when one changes.
+RECIPE = {"onnx": "qdq-u8s8-per-channel-matmul-conv-gemm", "openvino": "nncf-ptq-transformer-mixed"}
 DEFAULT_CALIBRATION = "sample"
 
 
@@ -110,6 +118,15 @@ def quantize_int8(fp32_model: str | Path, output: str | Path, crops: np.ndarray)
     quantized.metadata_props.extend(source.metadata_props)
     onnx.save(quantized, str(output))
     return output
+
+
+def quantize_openvino_int8(model: Any, crops: np.ndarray) -> Any:
+    """The int8 version (NNCF post-training quantisation, transformer preset) of the OpenVINO model
+    ``model``, with activation ranges (and SmoothQuant's scales) from ``crops``."""
+    import nncf
+
+    dataset = nncf.Dataset([crop[None] for crop in crops])
+    return nncf.quantize(model, dataset, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(crops))
 
 
 def _pad(chunk: np.ndarray, batch: int) -> np.ndarray:

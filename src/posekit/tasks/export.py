@@ -1,4 +1,5 @@
-"""``posekit export``: a pose model to ONNX (checked against PyTorch), runnable with ``posekit predict``."""
+"""``posekit export``: a pose model to ONNX or an OpenVINO IR (checked against PyTorch), runnable with
+``posekit predict``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from posekit.inference.export import ExportResult
-from posekit.inference.export import export as export_onnx
+from posekit.inference.export import export as export_model
 from posekit.settings import ExportConfig, build_settings
 
 
@@ -21,7 +22,7 @@ def export(config: str | Path | None = None, *, verbose: bool = False, **setting
         from posekit.errors import ConfigError
 
         raise ConfigError("export needs --model: a model directory, hub id or preset (vitpose-b)")
-    result = export_onnx(
+    result = export_model(
         cfg.model,
         pretrained=cfg.pretrained,
         format=cfg.format,
@@ -33,10 +34,12 @@ def export(config: str | Path | None = None, *, verbose: bool = False, **setting
         calibration=cfg.calibration,
     )
     if verbose:
-        size_mb = result.path.stat().st_size / 1e6
+        files = list(result.path.iterdir()) if result.path.is_dir() else [result.path]
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
         batch_text = "dynamic" if result.dynamic_batch else str(cfg.batch_size)
+        opset_text = f"opset {result.opset}, " if cfg.format == "onnx" else ""
         Console(soft_wrap=True, highlight=False).print(
-            f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, opset {result.opset}, batch {batch_text}"
+            f"Exported [bold]{result.path}[/] ({size_mb:.1f} MB, {opset_text}batch {batch_text}"
             f", {result.precision}); max |heatmap diff| vs PyTorch: {result.max_abs_diff:.1e}. "
             f"Run it with: posekit predict --model {result.path} --source IMAGE"
         )

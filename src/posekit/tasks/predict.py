@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -63,9 +64,9 @@ def run(config: str | Path | None = None, **settings: Any) -> None:
     if not shard.is_main:
         return
     console = Console(soft_wrap=True, highlight=False)
-    where = f" Results in [bold]{save_dir}[/]" if save_dir is not None else ""
+    where = f" Results in [bold]{escape(str(save_dir))}[/]" if save_dir is not None else ""
     console.print(f"{stopped}{frames} image(s)/frame(s), {people} person(s).{where}")
-    console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items()))
+    console.print(escape(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in predictor.settings.items())))
     if predictor.live_stats is not None:
         live = predictor.live_stats.summary()
         console.print(

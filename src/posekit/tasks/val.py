@@ -22,7 +22,7 @@ from rich.markup import escape
 from posekit.datasets.records import KeypointAnnotations
 from posekit.datasets.results_file import Detections, load_detections, load_results
 from posekit.datasets.sigmas_file import parse_sigmas
-from posekit.device import resolve_device, resolve_precision, torch_dtype
+from posekit.device import Backend, resolve_backend, resolve_device, torch_dtype
 from posekit.distributed import current_shard
 from posekit.engine.model_evaluation import evaluate_model
 from posekit.errors import ConfigError, PosekitError
@@ -65,8 +65,8 @@ def val(config: str | Path | None = None, **settings: Any) -> Metrics:
     from posekit.datasets.data_config import resolve_data
     from posekit.samples import locate
 
-    device = resolve_device(cfg.device)  # a wrong device or precision fails before anything slow
-    precision = resolve_precision(cfg.precision, device) if cfg.model is not None else None
+    device = resolve_device(cfg.device)  # a wrong device, runtime or precision fails early
+    backend = resolve_backend(cfg.runtime, cfg.precision, device) if cfg.model is not None else None
     # scoring a results file needs only the annotations (pycocotools reads no image)
     dataset = resolve_data(locate(cfg.data), images=cfg.images).load_split(
         cfg.split, require_images=cfg.predictions is None
@@ -78,7 +78,7 @@ def val(config: str | Path | None = None, **settings: Any) -> Metrics:
     detections = model = evaluation = None
     flip = None
     if cfg.predictions is None:
-        model = _model(cfg, precision)
+        model = _model(cfg, backend)
         flip = flip_test(cfg.flip, model.processor.flip_test, video)
         if cfg.boxes is not None:
             detections = load_detections(cfg.boxes, dataset.images, dataset.category_id, cfg.box_conf)
@@ -125,7 +125,7 @@ def val(config: str | Path | None = None, **settings: Any) -> Metrics:
     if video:
         report.metrics["video"] = _video_metrics(dataset, results, cfg.predictions is None, cfg.conf)
     run_dir = new_run_dir(cfg.project, "val", cfg.name)  # after the evaluation: none for a failed one
-    report.metrics["run"] = _run_info(cfg, dataset, model, detections, flip, precision)
+    report.metrics["run"] = _run_info(cfg, dataset, model, detections, flip, backend)
     errors = error_breakdown(gt, results, dataset.schema, override)
     report.metrics["errors"] = errors.to_dict()
     write_report(report, run_dir)
@@ -158,28 +158,28 @@ def _metrics(values: dict[str, Any]) -> Metrics:
     return Metrics(values, Path(save_dir))
 
 
-def _model(cfg: ValConfig, precision: str | None) -> torch.nn.Module:
-    """The model to evaluate in ``precision``, with the decoder asked for (``--decode``) in its processor."""
+def _model(cfg: ValConfig, backend: Backend | None) -> torch.nn.Module:
+    """The model to evaluate on ``backend``, with the decoder asked for (``--decode``) in its processor."""
     from posekit.models.vitpose import load_model
 
     model = cfg.model
     if not isinstance(model, torch.nn.Module):
         model = load_model(model, pretrained=cfg.pretrained)
-    if precision == "int8":
-        from posekit.inference.export import cached_int8_model
-        from posekit.inference.onnx_runtime import OnnxRunner
+    if backend is not None and backend.runtime != "torch":
+        from posekit.inference.export import exported_runner
 
-        model = _OnnxModel(OnnxRunner(cached_int8_model(model, cfg.calibration)))
-    elif precision not in (None, "fp32"):
-        model = copy.deepcopy(model).to(torch_dtype(precision))  # the caller's model stays as it is
+        model = _RunnerModel(exported_runner(model, backend.runtime, backend.precision, cfg.calibration))
+    elif backend is not None and backend.precision != "fp32":
+        model = copy.deepcopy(model).to(torch_dtype(backend.precision))  # the caller's model stays as it is
     if cfg.decode is not None and cfg.decode != model.processor.decode:
         model = copy.copy(model)  # the caller's model keeps its processor
         model.processor = model.processor.updated(decode=cfg.decode)
     return model
 
 
-class _OnnxModel(torch.nn.Module):
-    """An ONNX Runtime model where the evaluator wants a PoseModel: tensors in and out, schema, processor."""
+class _RunnerModel(torch.nn.Module):
+    """An exported model (OpenVINO, ONNX Runtime) where the evaluator wants a PoseModel: tensors in and out,
+    schema, processor."""
 
     def __init__(self, runner: Any) -> None:
         super().__init__()
@@ -283,7 +283,7 @@ def _run_info(
     model: Any,
     detections: Detections | None,
     flip: bool | None,
-    precision: str | None,
+    backend: Backend | None,
 ) -> dict[str, Any]:
     """What metrics.json records about how the figures were made."""
     info: dict[str, Any] = {"data": cfg.data, "split": cfg.split, "annotations_file": str(dataset.json_path)}
@@ -295,7 +295,9 @@ def _run_info(
         "model": str(cfg.model if isinstance(cfg.model, str | Path) else type(cfg.model).__name__),
         "boxes": detections.summary() if detections else {"source": "ground-truth"},
         "flip_test": flip,
-        "precision": precision,
+        "runtime": backend.runtime if backend else None,
+        "precision": backend.precision if backend else None,
+        "backend_choice": backend.reason if backend else None,
         "processor": processor.to_dict(),
         "instance_score": f"box score x mean of keypoint scores above {processor.keypoint_threshold:g}",
         "nms": {
