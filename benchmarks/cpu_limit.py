@@ -175,7 +175,7 @@ def accuracy_section(tmp: Path, trained: Path) -> None:
             model=trained, data="sample", runtime=runtime, precision=precision, project=tmp, worst=0,
             verbose=False, device="cpu",
         )  # fmt: skip
-        still[key] = 100 * metrics["coco"]["AP"]
+        still[key] = 100 * metrics.ap
         video[key] = sample.measure(sample.run(DET_EVERY, runtime=runtime, precision=precision))["AP"]
         first = next(iter(still))
         out.add_row(
