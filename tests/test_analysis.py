@@ -230,6 +230,51 @@ def test_gait_timing_survives_left_right_swaps(clips):
         assert sorted(np.concatenate(list(before.values()))) == sorted(np.concatenate(list(after.values())))
 
 
+def test_gait_timing_survives_hips_that_wobble_with_the_stride(clips):
+    """Hips that sway +-10 px with the legs (as a model's do) leave the events on the same frames."""
+    tracks, truth = _tracks(clips, "walk"), clips["walk"][1]
+    expected = gait_events(tracks, 0)
+    left, right = tracks.index("left_ankle"), tracks.index("right_ankle")
+    # the wobble follows the leading ankle, peaking a few frames after each heel strike
+    lead = np.abs(tracks.xy[0, :, left, 0] - tracks.xy[0, :, right, 0])
+    wobble = 10 * np.roll(lead / lead.max() - 0.5, truth["cycle_frames"] // 8)
+    for hip in ("left_hip", "right_hip"):
+        tracks.xy[0, :, tracks.index(hip), 0] += wobble
+    wobbled = gait_events(tracks, 0)
+    for before, after in (
+        (expected.heel_strikes, wobbled.heel_strikes),
+        (expected.toe_offs, wobbled.toe_offs),
+    ):
+        assert sorted(np.concatenate(list(before.values()))) == sorted(np.concatenate(list(after.values())))
+
+
+def _bumps(tops: list[float], plateau: int = 0) -> np.ndarray:
+    """Raised-cosine reps rising from 10 to ``tops`` (30 frames each, 10 of rest between); ``plateau``:
+    frames the top is held with a 1-degree dip in its middle (two equal maxima)."""
+    rest, parts = np.full(10, 10.0), []
+    for top in tops:
+        u = np.arange(31) / 30
+        bump = 10 + (top - 10) * (1 - np.cos(2 * np.pi * u)) / 2
+        held = np.full(plateau, float(top)) - np.sin(np.pi * np.arange(plateau) / max(plateau - 1, 1))
+        parts += [rest, bump[:15], held, bump[15:]]
+    return np.concatenate([*parts, rest])
+
+
+def test_a_held_top_is_one_rep():
+    """A rep held at its top, wavering between two equal maxima, counts once."""
+    reps = count_reps(_bumps([100, 100, 100], plateau=12), 40)
+    assert [r.peak for r in reps] == [25, 78, 131]
+    assert len(count_reps(_bumps([100, 100, 100]), 40)) == 3
+
+
+def test_reps_under_read_by_the_model_still_count():
+    """A model that reads a 130-degree curl as 44 degrees: each rep counts (half the track's own spread);
+    a still track's 10-degree noise does not (never under half of ``min_range``)."""
+    assert len(count_reps(_bumps([54, 54, 54, 54]), 50)) == 4
+    rng = np.random.default_rng(0)
+    assert count_reps(10 + 10 * rng.random(200), 50) == []
+
+
 def test_rep_signal_bridges_a_sides_gap():
     """One rep on the left elbow, unseen for a few frames at its top while the right elbow rests: one rep."""
     t = np.arange(60)
