@@ -207,6 +207,29 @@ def test_sd_grows_with_factor(clips):
     assert np.allclose(large[np.isfinite(large)], 2 * small[np.isfinite(small)])
 
 
+def test_flip_gaps_give_the_keypoint_sd_where_recorded(clips):
+    """predict --flip records each keypoint's flip gap fifth: the SD is FLIP_SD_FACTOR x gap there, the OKS
+    model where a record has none; the report names the model used."""
+    from posekit.analysis.angles import FLIP_SD_FACTOR
+    from posekit.tasks.analyze import analyze
+
+    tracks = _tracks(clips, "squat")
+    frames, names = [], tracks.names
+    for t in range(tracks.xy.shape[1]):
+        gap = [[0.01 * (t + k)] if t % 2 else [] for k in range(len(names))]  # odd frames only
+        keypoints = {n: [*tracks.xy[0, t, k], 1.0, True, *gap[k]] for k, n in enumerate(names)}
+        person = {"track_id": 0, "box": tracks.boxes[0, t].tolist(), "keypoints": keypoints}
+        frames.append({"frame": t, "people": [person]})
+    got = analyze(frames, fps=25, save=False)
+    sd = keypoint_sd(got.tracks)
+    odd = np.arange(1, len(frames), 2)[:, None]
+    assert np.allclose(sd[0, 1::2], FLIP_SD_FACTOR * 0.01 * (odd + np.arange(len(names))))
+    assert np.allclose(sd[0, ::2], keypoint_sd(got.tracks, flip_factor=None)[0, ::2])
+    assert np.isnan(got.tracks.flip_gaps[0, ::2]).all()
+    assert got.sd_model.startswith(f"{FLIP_SD_FACTOR:g} x the flip test") and "OKS" in got.sd_model
+    assert "--flip" in analyze(frames[::2], fps=25, save=False).sd_model
+
+
 def test_clips_are_reproducible(tmp_path):
     a = generate_clip(tmp_path / "a", "walk", seed=5, image_size=SIZE, num_frames=20)
     b = generate_clip(tmp_path / "b", "walk", seed=5, image_size=SIZE, num_frames=20)

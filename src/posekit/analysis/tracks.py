@@ -34,6 +34,7 @@ class Tracks:
     scores: np.ndarray  # (P, T, K)
     visible: np.ndarray  # (P, T, K) bool
     boxes: np.ndarray  # (P, T, 4) xywh
+    flip_gaps: np.ndarray  # (P, T, K) the flip test's looks' gap, pixels (NaN where it did not run)
 
     @property
     def times(self) -> np.ndarray:
@@ -54,8 +55,8 @@ def tracks_from_frames(
     frames: Iterable[Mapping[str, Any]], fps: float | None = None, names: list[str] | None = None
 ) -> Tracks:
     """Tracks from per-frame records: ``{"file", "frame", "name", "height", "width", "people": [{"track_id",
-    "box", "keypoints": {name: [x, y, score, visible]}}]}`` (``PoseResult.to_dict()``, a predictions.jsonl
-    line); ``file`` (the source image or video) falls back to ``name``."""
+    "box", "keypoints": {name: [x, y, score, visible(, flip gap)]}}]}`` (``PoseResult.to_dict()``, a
+    predictions.jsonl line); ``file`` (the source image or video) falls back to ``name``."""
     records = list(frames)
     if not records:
         raise DataError("no frames in these predictions: predict wrote none (an empty source?)")
@@ -75,15 +76,17 @@ def tracks_from_frames(
         slots.append(people)
     p, t, k = len(ids), len(records), len(names)
     xy, scores = np.full((p, t, k, 2), np.nan), np.full((p, t, k), np.nan)
-    visible, boxes = np.zeros((p, t, k), bool), np.full((p, t, 4), np.nan)
+    visible, boxes, gaps = np.zeros((p, t, k), bool), np.full((p, t, 4), np.nan), np.full((p, t, k), np.nan)
     for frame, people in enumerate(slots):
         for slot, person in people:
-            values = np.array([person["keypoints"][n] for n in names], dtype=float)
+            values = np.array([person["keypoints"][n][:5] for n in names], dtype=float)
             xy[slot, frame], scores[slot, frame], visible[slot, frame] = (
                 values[:, :2],
                 values[:, 2],
                 values[:, 3] > 0,
             )
+            if values.shape[1] == 5:
+                gaps[slot, frame] = values[:, 4]
             boxes[slot, frame] = person.get("box", np.nan)
     return Tracks(
         names=names,
@@ -96,6 +99,7 @@ def tracks_from_frames(
         scores=scores,
         visible=visible,
         boxes=boxes,
+        flip_gaps=gaps,
     )
 
 

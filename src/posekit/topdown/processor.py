@@ -226,6 +226,16 @@ class TopDownProcessor(BaseModel):
         keypoints = input_to_image(points, meta.centers, meta.scales, self.input_size)
         return keypoints, scores.astype(np.float64)
 
+    def flip_gap(
+        self, heatmaps: np.ndarray | torch.Tensor, flipped: np.ndarray | torch.Tensor, meta: TopDownMeta
+    ) -> np.ndarray:
+        """Half the distance (image pixels, (N, K)) between the keypoints the flip test's two looks (the
+        crop, its mirror image) give each on its own: the measured best predictor of a keypoint's error
+        among heatmap spread, OKS sigmas and this (``benchmarks/analysis.py``)."""
+        own, _ = self.postprocess(heatmaps, meta)
+        mirrored, _ = self.postprocess(self.mirror_back(flipped), meta)
+        return np.linalg.norm(own - mirrored, axis=-1) / 2
+
     def mirror_back(self, flipped: np.ndarray | torch.Tensor) -> np.ndarray:
         """Heatmaps of mirrored crops (N, K, h, w) -> those of the crops themselves: mirrored back and
         left/right channels exchanged (unshifted: UDP heatmap pixels mirror onto pixels). Decoding them
