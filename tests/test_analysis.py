@@ -329,6 +329,9 @@ def test_read_predictions_files(tmp_path):
     tracks = read_predictions(tmp_path, fps=10)
     assert tracks.track_ids.tolist() == [5, -1, -2] and tracks.visible[2, 1].tolist() == [True, False]
     assert np.isnan(tracks.xy[1, 0]).all() and tracks.times.tolist() == [0.0, 0.1]
+    stills = [{"file": f"{i:06d}.jpg", "frame": 0, "people": [person]} for i in range(3)]
+    assert tracks_from_frames(stills, fps=10).times.tolist() == [0.0, 0.1, 0.2]  # a video's frames as images
+    assert tracks_from_frames(stills).frames.tolist() == [0, 0, 0]
 
 
 def test_unknown_export_is_a_config_error(clips):

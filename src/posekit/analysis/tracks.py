@@ -56,7 +56,8 @@ def tracks_from_frames(
 ) -> Tracks:
     """Tracks from per-frame records: ``{"file", "frame", "name", "height", "width", "people": [{"track_id",
     "box", "keypoints": {name: [x, y, score, visible(, flip gap)]}}]}`` (``PoseResult.to_dict()``, a
-    predictions.jsonl line); ``file`` (the source image or video) falls back to ``name``."""
+    predictions.jsonl line); ``file`` (the source image or video) falls back to ``name``. Given ``fps``,
+    still images (each its own file, frame 0) are taken for a video's frames in their order."""
     records = list(frames)
     if not records:
         raise DataError("no frames in these predictions: predict wrote none (an empty source?)")
@@ -88,10 +89,14 @@ def tracks_from_frames(
             if values.shape[1] == 5:
                 gaps[slot, frame] = values[:, 4]
             boxes[slot, frame] = person.get("box", np.nan)
+    files = [str(r.get("file") or r.get("name") or i) for i, r in enumerate(records)]
+    frame_ids = np.array([int(r.get("frame", i)) for i, r in enumerate(records)])
+    if fps and len(set(files)) == len(files) > 1 and not frame_ids.any():
+        frame_ids = np.arange(len(files))  # a video's frames as still images, one file each: in order
     return Tracks(
         names=names,
-        files=[str(r.get("file") or r.get("name") or i) for i, r in enumerate(records)],
-        frames=np.array([int(r.get("frame", i)) for i, r in enumerate(records)]),
+        files=files,
+        frames=frame_ids,
         fps=fps,
         sizes=np.array([[int(r.get("height", 0)), int(r.get("width", 0))] for r in records]),
         track_ids=np.array(ids, dtype=int),
