@@ -18,9 +18,12 @@ A point is one keypoint or the mean of several (``mid_hip`` = mean of the hips).
 **Uncertainty.** Each keypoint's position error is taken isotropic with a standard deviation per
 coordinate from the flip test's two looks where predict ran it (``--flip``): ``sd = FLIP_SD_FACTOR *
 gap``, ``gap`` half the distance between the keypoints the crop and its mirror image give on their own.
-Measured against heatmap spread and OKS sigmas on the motion clips (``benchmarks/analysis.py``), it ranks
-the errors best and its intervals alone stay calibrated on clips not used to choose the factor; the
-factor is large (the two looks share most of their error, their gap shows only part of it). Without the
+Measured against heatmap spread and OKS sigmas on the motion clips (``benchmarks/analysis.py --sources``:
+each scaled to 95% on one clip per kind), only its intervals stay within 94-100% on every kind of the
+held-out clips: OKS sigmas alone and heatmap spread give nearly constant widths that over-cover (99%)
+and rank the errors poorly; OKS sigmas / score^3 ranks them a little better (Spearman 0.60 against
+0.53) but covers squats 81%. The factor is large: the two looks share most of their error, their gap
+shows only part of it. Without the
 flip test: ``sd = SD_FACTOR * sigma_k * s / score ** SD_SCORE_POWER`` (``sigma_k``: the schema's OKS
 sigma, ``s``: the square root of the person's box area, the OKS scale, ``score``: the keypoint's heatmap
 score: less sure points err more), which covers less than it should on held-out clips (the benchmark

@@ -226,14 +226,20 @@ class TopDownProcessor(BaseModel):
         keypoints = input_to_image(points, meta.centers, meta.scales, self.input_size)
         return keypoints, scores.astype(np.float64)
 
+    def looks(
+        self, heatmaps: np.ndarray | torch.Tensor, flipped: np.ndarray | torch.Tensor, meta: TopDownMeta
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """The flip test's two looks decoded each on its own: (keypoints, scores) of the crops and of their
+        mirror images (mapped back), as :meth:`postprocess` gives them."""
+        return self.postprocess(heatmaps, meta), self.postprocess(self.mirror_back(flipped), meta)
+
     def flip_gap(
         self, heatmaps: np.ndarray | torch.Tensor, flipped: np.ndarray | torch.Tensor, meta: TopDownMeta
     ) -> np.ndarray:
-        """Half the distance (image pixels, (N, K)) between the keypoints the flip test's two looks (the
-        crop, its mirror image) give each on its own: the measured best predictor of a keypoint's error
-        among heatmap spread, OKS sigmas and this (``benchmarks/analysis.py``)."""
-        own, _ = self.postprocess(heatmaps, meta)
-        mirrored, _ = self.postprocess(self.mirror_back(flipped), meta)
+        """Half the distance (image pixels, (N, K)) between the keypoints of the flip test's two
+        :meth:`looks`: :mod:`posekit.analysis` scales it into the keypoints' uncertainty, the source
+        measured to keep its intervals calibrated (``benchmarks/analysis.py --sources``)."""
+        (own, _), (mirrored, _) = self.looks(heatmaps, flipped, meta)
         return np.linalg.norm(own - mirrored, axis=-1) / 2
 
     def mirror_back(self, flipped: np.ndarray | torch.Tensor) -> np.ndarray:
