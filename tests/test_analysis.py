@@ -207,6 +207,29 @@ def test_sd_grows_with_factor(clips):
     assert np.allclose(large[np.isfinite(large)], 2 * small[np.isfinite(small)])
 
 
+def test_flip_gaps_give_the_keypoint_sd_where_recorded(clips):
+    """predict --flip records each keypoint's flip gap fifth: the SD is FLIP_SD_FACTOR x gap there, the OKS
+    model where a record has none; the report names the model used."""
+    from posekit.analysis.angles import FLIP_SD_FACTOR
+    from posekit.tasks.analyze import analyze
+
+    tracks = _tracks(clips, "squat")
+    frames, names = [], tracks.names
+    for t in range(tracks.xy.shape[1]):
+        gap = [[0.01 * (t + k)] if t % 2 else [] for k in range(len(names))]  # odd frames only
+        keypoints = {n: [*tracks.xy[0, t, k], 1.0, True, *gap[k]] for k, n in enumerate(names)}
+        person = {"track_id": 0, "box": tracks.boxes[0, t].tolist(), "keypoints": keypoints}
+        frames.append({"frame": t, "people": [person]})
+    got = analyze(frames, fps=25, save=False)
+    sd = keypoint_sd(got.tracks)
+    odd = np.arange(1, len(frames), 2)[:, None]
+    assert np.allclose(sd[0, 1::2], FLIP_SD_FACTOR * 0.01 * (odd + np.arange(len(names))))
+    assert np.allclose(sd[0, ::2], keypoint_sd(got.tracks, flip_factor=None)[0, ::2])
+    assert np.isnan(got.tracks.flip_gaps[0, ::2]).all()
+    assert got.sd_model.startswith(f"{FLIP_SD_FACTOR:g} x the flip test") and "OKS" in got.sd_model
+    assert "--flip" in analyze(frames[::2], fps=25, save=False).sd_model
+
+
 def test_clips_are_reproducible(tmp_path):
     a = generate_clip(tmp_path / "a", "walk", seed=5, image_size=SIZE, num_frames=20)
     b = generate_clip(tmp_path / "b", "walk", seed=5, image_size=SIZE, num_frames=20)
@@ -228,6 +251,51 @@ def test_gait_timing_survives_left_right_swaps(clips):
         (expected.toe_offs, swapped.toe_offs),
     ):
         assert sorted(np.concatenate(list(before.values()))) == sorted(np.concatenate(list(after.values())))
+
+
+def test_gait_timing_survives_hips_that_wobble_with_the_stride(clips):
+    """Hips that sway +-10 px with the legs (as a model's do) leave the events on the same frames."""
+    tracks, truth = _tracks(clips, "walk"), clips["walk"][1]
+    expected = gait_events(tracks, 0)
+    left, right = tracks.index("left_ankle"), tracks.index("right_ankle")
+    # the wobble follows the leading ankle, peaking a few frames after each heel strike
+    lead = np.abs(tracks.xy[0, :, left, 0] - tracks.xy[0, :, right, 0])
+    wobble = 10 * np.roll(lead / lead.max() - 0.5, truth["cycle_frames"] // 8)
+    for hip in ("left_hip", "right_hip"):
+        tracks.xy[0, :, tracks.index(hip), 0] += wobble
+    wobbled = gait_events(tracks, 0)
+    for before, after in (
+        (expected.heel_strikes, wobbled.heel_strikes),
+        (expected.toe_offs, wobbled.toe_offs),
+    ):
+        assert sorted(np.concatenate(list(before.values()))) == sorted(np.concatenate(list(after.values())))
+
+
+def _bumps(tops: list[float], plateau: int = 0) -> np.ndarray:
+    """Raised-cosine reps rising from 10 to ``tops`` (30 frames each, 10 of rest between); ``plateau``:
+    frames the top is held with a 1-degree dip in its middle (two equal maxima)."""
+    rest, parts = np.full(10, 10.0), []
+    for top in tops:
+        u = np.arange(31) / 30
+        bump = 10 + (top - 10) * (1 - np.cos(2 * np.pi * u)) / 2
+        held = np.full(plateau, float(top)) - np.sin(np.pi * np.arange(plateau) / max(plateau - 1, 1))
+        parts += [rest, bump[:15], held, bump[15:]]
+    return np.concatenate([*parts, rest])
+
+
+def test_a_held_top_is_one_rep():
+    """A rep held at its top, wavering between two equal maxima, counts once."""
+    reps = count_reps(_bumps([100, 100, 100], plateau=12), 40)
+    assert [r.peak for r in reps] == [25, 78, 131]
+    assert len(count_reps(_bumps([100, 100, 100]), 40)) == 3
+
+
+def test_reps_under_read_by_the_model_still_count():
+    """A model that reads a 130-degree curl as 44 degrees: each rep counts (half the track's own spread);
+    a still track's 10-degree noise does not (never under half of ``min_range``)."""
+    assert len(count_reps(_bumps([54, 54, 54, 54]), 50)) == 4
+    rng = np.random.default_rng(0)
+    assert count_reps(10 + 10 * rng.random(200), 50) == []
 
 
 def test_rep_signal_bridges_a_sides_gap():
@@ -261,6 +329,9 @@ def test_read_predictions_files(tmp_path):
     tracks = read_predictions(tmp_path, fps=10)
     assert tracks.track_ids.tolist() == [5, -1, -2] and tracks.visible[2, 1].tolist() == [True, False]
     assert np.isnan(tracks.xy[1, 0]).all() and tracks.times.tolist() == [0.0, 0.1]
+    stills = [{"file": f"{i:06d}.jpg", "frame": 0, "people": [person]} for i in range(3)]
+    assert tracks_from_frames(stills, fps=10).times.tolist() == [0.0, 0.1, 0.2]  # a video's frames as images
+    assert tracks_from_frames(stills).frames.tolist() == [0, 0, 0]
 
 
 def test_unknown_export_is_a_config_error(clips):

@@ -198,6 +198,36 @@ def test_crops_are_batched_across_frames_without_changing_results(predictor):
     assert not np.allclose(plain.keypoint_scores, one[0].keypoint_scores)
 
 
+def test_flip_gap_is_half_the_distance_between_the_two_looks(predictor):
+    """Heatmaps whose mirrored look sits (2, 3) heatmap pixels off the crop's own (a shift the codec keeps
+    exactly), at 2 image pixels per input pixel: every keypoint's gap is half that in image pixels;
+    predict records it with the flip test only."""
+    from posekit.topdown.heatmap_codec import flip_heatmaps
+    from posekit.topdown.processor import TopDownMeta
+
+    processor = predictor.processor.updated(input_size=(256, 192), heatmap_size=(64, 48))  # room inside
+    k = predictor.schema.num_keypoints
+    (h, w), (hh, hw) = processor.input_size, processor.heatmap_size
+    shift = np.array([2 * (w - 1) / (hw - 1), 3 * (h - 1) / (hh - 1)])  # input pixels
+    rng = np.random.default_rng(0)
+    own = np.stack([rng.uniform(40, w - 40 - shift[0], k), rng.uniform(40, h - 40 - shift[1], k)], axis=1)
+    visible = np.ones(k)
+    heatmaps = processor.encode(own, visible)[0][None]
+    flipped = flip_heatmaps(processor.encode(own + shift, visible)[0][None], processor.flip_index)
+    scales = np.array([[2.0 * (w - 1), 2.0 * (h - 1)]])  # 2 image pixels per input pixel
+    meta = TopDownMeta(np.array([[100.0, 200.0]]), scales, np.zeros(1, int))
+    gap = processor.flip_gap(heatmaps, flipped, meta)
+    np.testing.assert_allclose(gap, np.hypot(*shift), rtol=1e-3)
+
+    image, boxes = next(figure_frames(1))
+    with_flip = predictor.predict(image, boxes=boxes, flip=True)[0]
+    assert with_flip.flip_gap.shape == (3, k) and (with_flip.flip_gap >= 0).all()
+    record = with_flip.to_dict()["people"][1]["keypoints"]["nose"]
+    assert record[4] == pytest.approx(with_flip.flip_gap[1, 0], abs=1e-3)
+    without = predictor.predict(image, boxes=boxes, flip=False)[0]
+    assert without.flip_gap is None and len(without.to_dict()["people"][0]["keypoints"]["nose"]) == 4
+
+
 def test_bytetrack_ids_are_stable_on_a_generated_video_with_a_detector(predictor, figure_video, tmp_path):
     path, true_boxes = figure_video
     detector = FakeDetector(true_boxes)

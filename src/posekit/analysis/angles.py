@@ -16,13 +16,23 @@ can; all in degrees, image y pointing down):
 A point is one keypoint or the mean of several (``mid_hip`` = mean of the hips).
 
 **Uncertainty.** Each keypoint's position error is taken isotropic with a standard deviation per
-coordinate ``sd = factor * sigma_k * s / score ** power`` (``sigma_k``: the schema's OKS sigma, ``s``:
-the square root of the person's box area, the OKS scale, ``score``: the keypoint's heatmap score: less
-sure points err more), and propagated to first order (the delta method): with
+coordinate from the flip test's two looks where predict ran it (``--flip``): ``sd = FLIP_SD_FACTOR *
+gap``, ``gap`` half the distance between the keypoints the crop and its mirror image give on their own.
+Measured against heatmap spread and OKS sigmas on the motion clips (``benchmarks/analysis.py --sources``:
+each scaled to 95% on one clip per kind), only its intervals stay within 94-100% on every kind of the
+held-out clips: OKS sigmas alone and heatmap spread give nearly constant widths that over-cover (99%)
+and rank the errors poorly; OKS sigmas / score^3 ranks them a little better (Spearman 0.60 against
+0.53) but covers squats 81%. The factor is large: the two looks share most of their error, their gap
+shows only part of it. Without the
+flip test: ``sd = SD_FACTOR * sigma_k * s / score ** SD_SCORE_POWER`` (``sigma_k``: the schema's OKS
+sigma, ``s``: the square root of the person's box area, the OKS scale, ``score``: the keypoint's heatmap
+score: less sure points err more), which covers less than it should on held-out clips (the benchmark
+prints both). Either is propagated to first order (the delta method): with
 ``u = A - B``, ``v = C - B`` the joint angle's variance is
 ``sd_A^2 / |u|^2 + sd_C^2 / |v|^2 + sd_B^2 |u / |u|^2 - v / |v|^2|^2`` (rad^2), a segment's
 ``(sd_A^2 + sd_B^2) / |B - A|^2``; a mean of n points has ``sum sd_i^2 / n^2``. The 95% interval is
-``angle ± 1.96 sd``. ``factor`` and ``power`` are calibrated by measurement (``benchmarks/analysis.py``).
+``angle ± 1.96 sd``. The factors are calibrated on one clip of each kind (seed 0) of the sample model's
+predictions (``benchmarks/analysis.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +51,11 @@ from posekit.errors import ConfigError
 
 KINDS = ("flexion", "aligned", "horizontal", "vertical")
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+#: Keypoint SD = FLIP_SD_FACTOR x the flip test's looks' gap (see the module docstring).
+FLIP_SD_FACTOR = 3.2
+#: Without the flip test: SD = SD_FACTOR x OKS sigma x person scale / score ** SD_SCORE_POWER.
+SD_FACTOR = 0.15
+SD_SCORE_POWER = 3.0
 
 
 @dataclass(frozen=True)
@@ -153,14 +168,22 @@ class AngleSeries:
 
 
 def keypoint_sd(
-    tracks: Tracks, factor: float, score_power: float = 0.0, sigmas: Sequence[float] | None = None
+    tracks: Tracks,
+    factor: float = SD_FACTOR,
+    score_power: float = SD_SCORE_POWER,
+    sigmas: Sequence[float] | None = None,
+    flip_factor: float | None = FLIP_SD_FACTOR,
 ) -> np.ndarray:
-    """Per-coordinate position SD (pixels) of each keypoint, (P, T, K): ``factor * sigma_k * sqrt(box
-    area) / score ** score_power`` (scores below 0.05 count as 0.05); ``sigmas`` default to the schema's
-    OKS sigmas of the keypoints' names."""
+    """Per-coordinate position SD (pixels) of each keypoint, (P, T, K): ``flip_factor * flip gap`` where
+    the flip test's gap is recorded (``flip_factor`` None: never), else ``factor * sigma_k * sqrt(box
+    area) / score ** score_power`` (scores below 0.05 count as 0.05; ``sigmas`` default to the schema's
+    OKS sigmas of the keypoints' names)."""
     sig = np.asarray(sigmas if sigmas is not None else default_sigmas(tracks.names), dtype=float)
     scale = np.sqrt(np.abs(tracks.boxes[..., 2] * tracks.boxes[..., 3]))
-    return factor * scale[..., None] * sig / np.clip(tracks.scores, 0.05, None) ** score_power
+    oks = factor * scale[..., None] * sig / np.clip(tracks.scores, 0.05, None) ** score_power
+    if flip_factor is None:
+        return oks
+    return np.where(np.isfinite(tracks.flip_gaps), flip_factor * tracks.flip_gaps, oks)
 
 
 def compute_angles(

@@ -4,12 +4,16 @@ Zeni, Richards & Higginson (2008), *Two simple methods for determining gait even
 overground walking using kinematic data*, Gait & Posture 27(4): heel strike is where the heel is
 furthest ahead of the sacrum along the direction of walking, toe off where the toe is furthest behind
 it. COCO-17 has neither heel nor toe: the ankle stands in for both (a common adaptation), and the
-mid-hip for the sacrum. The direction of walking is the sign of the mid-hip's smoothed horizontal
-velocity at each frame, so a walker may turn. Heel strikes are the peaks of the leading ankle (the one
-further ahead at each frame), toe offs the dips of the trailing one, found by scipy's ``find_peaks`` at
-least ``min_step`` seconds apart and with a prominence of at least ``min_swing`` of the leg's length;
-each event's side is the ankle leading (trailing) at its frame. Taking the envelope rather than each
-ankle alone keeps the timing when a model swaps left and right, common in side views.
+mid-hip for the sacrum: its local straight-line course over one second (a Savitzky-Golay fit of order 1,
+which follows steady walking exactly, ends included). A model's hips wobble with the legs' pose within
+each stride (the sample model's by +-10 px, a quarter of the ankle's excursion); on the flat top of the
+ankle's curve that wobble moved heel strikes by 3 frames, the fitted course does not wobble. The
+direction of walking is the sign of that course's velocity at each frame, so a walker may turn. Heel
+strikes are the peaks of the leading ankle (the one further ahead at each frame), toe offs the dips of
+the trailing one, found by scipy's ``find_peaks`` at least ``min_step`` seconds apart and with a
+prominence of at least ``min_swing`` of the leg's length; each event's side is the ankle leading
+(trailing) at its frame. Taking the envelope rather than each ankle alone keeps the timing when a model
+swaps left and right, common in side views.
 
 Distances are in pixels, or metres given ``metres_per_pixel`` (:func:`metres_per_pixel` turns the
 person's height into one).
@@ -20,8 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, savgol_filter
 
 from posekit.analysis.tracks import Tracks
 from posekit.errors import DataError
@@ -71,14 +74,21 @@ def _series(tracks: Tracks, person: int, name: str) -> np.ndarray:
     return np.interp(frames, frames[finite], x[finite])
 
 
+def _pelvis_course(tracks: Tracks, person: int) -> np.ndarray:
+    """The mid-hip's x over the frames, fitted by a straight line over each second (odd window, at
+    most the track's length): a gait cycle's bob and sway average out."""
+    pelvis = (_series(tracks, person, "left_hip") + _series(tracks, person, "right_hip")) / 2
+    window = min(max(3, int(round(float(tracks.fps or 0)))), len(pelvis))
+    window -= 1 - window % 2
+    return savgol_filter(pelvis, window, 1, mode="interp") if window >= 3 else pelvis
+
+
 def gait_events(tracks: Tracks, person: int, min_step: float = 0.35, min_swing: float = 0.15) -> GaitEvents:
     """Heel strikes and toe offs of track ``person`` (an index into ``tracks.track_ids``)."""
     if not tracks.fps:
         raise DataError("gait events need a video (frames per second); these predictions are still images")
-    pelvis = (_series(tracks, person, "left_hip") + _series(tracks, person, "right_hip")) / 2
-    window = max(3, int(round(tracks.fps)))  # one second: a gait cycle's bob and sway average out
-    velocity = np.gradient(uniform_filter1d(pelvis, window, mode="nearest"))
-    direction = np.where(velocity >= 0, 1.0, -1.0)
+    pelvis = _pelvis_course(tracks, person)
+    direction = np.where(np.gradient(pelvis) >= 0, 1.0, -1.0)
     hip_y = np.nanmean(tracks.xy[person, :, [tracks.index("left_hip"), tracks.index("right_hip")], 1], axis=0)
     ankle_y = np.nanmean(
         tracks.xy[person, :, [tracks.index("left_ankle"), tracks.index("right_ankle")], 1], axis=0
@@ -117,7 +127,7 @@ def gait_summary(
             strides.append(b - a)
             if len(off) == 1:
                 stances.append((off[0] - a) / (b - a))
-    pelvis = (_series(tracks, person, "left_hip") + _series(tracks, person, "right_hip")) / 2
+    pelvis = _pelvis_course(tracks, person)
     span = all_strikes[-1] - all_strikes[0]
     stance = float(np.mean(stances)) if stances else float("nan")
     return GaitSummary(

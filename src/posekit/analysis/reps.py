@@ -1,11 +1,14 @@
 """Repetitions of an exercise on one signal (an angle or a coordinate over time), per track.
 
-A rep is a peak of the signal that rises at least ``min_range`` above the rest level on both sides
-(its prominence: scipy's ``find_peaks``); it starts at the last frame before the peak and ends at the
-first frame after it where the signal is back within ``rest_band`` of its range above that side's rest
-level (the lowest value between the peak and its neighbour): the hysteresis that keeps a shaky bottom
-from counting twice. Presets name each exercise's signal in :mod:`posekit.analysis.angles`' conventions,
-where every rep is a rise (flexion or abduction).
+A rep is a peak of the signal that rises at least a least rise above the rest level on both sides
+(its prominence: scipy's ``find_peaks``), and two peaks are two reps only when the signal falls by that
+rise between them (the hysteresis that keeps a shaky top from counting twice: scipy gives each of two
+equal maxima on one plateau the full prominence). The least rise is ``min_range``, or half the track's
+own spread (5th to 95th percentile) where that is smaller, as for a model that under-reads a joint's
+range, but never under half of ``min_range``. A rep starts at the last frame before the peak and ends at
+the first frame after it where the signal is back within ``rest_band`` of its range above that side's
+rest level (the lowest value between the peak and its neighbour). Presets name each exercise's signal in
+:mod:`posekit.analysis.angles`' conventions, where every rep is a rise (flexion or abduction).
 """
 
 from __future__ import annotations
@@ -85,8 +88,8 @@ def count_reps(
     falling: bool = False,
 ) -> list[Rep]:
     """The reps of ``signal`` (T,; NaN gaps bridged linearly, then Savitzky-Golay smoothed over ``window``
-    frames, 0: not): peaks of at least ``min_range`` prominence at least ``min_frames`` apart
-    (``falling``: valleys)."""
+    frames, 0: not): peaks rising at least ``min_range`` (see the module docstring) at least
+    ``min_frames`` apart (``falling``: valleys)."""
     if np.isfinite(signal).sum() < 3:
         return []
     s = _bridge(np.asarray(signal, dtype=float))
@@ -94,7 +97,9 @@ def count_reps(
     if window >= 3:
         s = savgol_filter(s, window, 2)
     s = -s if falling else s
-    peaks, _ = find_peaks(s, prominence=min_range, distance=max(1, min_frames))
+    p5, p95 = np.percentile(s, [5, 95])
+    rise = max(min_range / 2, min(min_range, (p95 - p5) / 2))
+    peaks = _separate(s, find_peaks(s, prominence=rise, distance=max(1, min_frames))[0], rise)
     reps = []
     bounds = np.concatenate([[0], peaks, [len(s) - 1]])
     for i, peak in enumerate(peaks):
@@ -107,3 +112,14 @@ def count_reps(
             low, high = -high, -low
         reps.append(Rep(int(start), int(peak), int(end), float(low), float(high)))
     return reps
+
+
+def _separate(s: np.ndarray, peaks: np.ndarray, rise: float) -> np.ndarray:
+    """``peaks`` with each run of peaks the signal does not fall ``rise`` between merged into its highest."""
+    kept: list[int] = []
+    for peak in peaks:
+        if kept and s[kept[-1] : peak + 1].min() > min(s[kept[-1]], s[peak]) - rise:
+            kept[-1] = kept[-1] if s[kept[-1]] >= s[peak] else int(peak)
+        else:
+            kept.append(int(peak))
+    return np.array(kept, dtype=int)

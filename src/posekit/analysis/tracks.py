@@ -34,6 +34,7 @@ class Tracks:
     scores: np.ndarray  # (P, T, K)
     visible: np.ndarray  # (P, T, K) bool
     boxes: np.ndarray  # (P, T, 4) xywh
+    flip_gaps: np.ndarray  # (P, T, K) the flip test's looks' gap, pixels (NaN where it did not run)
 
     @property
     def times(self) -> np.ndarray:
@@ -54,8 +55,9 @@ def tracks_from_frames(
     frames: Iterable[Mapping[str, Any]], fps: float | None = None, names: list[str] | None = None
 ) -> Tracks:
     """Tracks from per-frame records: ``{"file", "frame", "name", "height", "width", "people": [{"track_id",
-    "box", "keypoints": {name: [x, y, score, visible]}}]}`` (``PoseResult.to_dict()``, a predictions.jsonl
-    line); ``file`` (the source image or video) falls back to ``name``."""
+    "box", "keypoints": {name: [x, y, score, visible(, flip gap)]}}]}`` (``PoseResult.to_dict()``, a
+    predictions.jsonl line); ``file`` (the source image or video) falls back to ``name``. Given ``fps``,
+    still images (each its own file, frame 0) are taken for a video's frames in their order."""
     records = list(frames)
     if not records:
         raise DataError("no frames in these predictions: predict wrote none (an empty source?)")
@@ -75,20 +77,26 @@ def tracks_from_frames(
         slots.append(people)
     p, t, k = len(ids), len(records), len(names)
     xy, scores = np.full((p, t, k, 2), np.nan), np.full((p, t, k), np.nan)
-    visible, boxes = np.zeros((p, t, k), bool), np.full((p, t, 4), np.nan)
+    visible, boxes, gaps = np.zeros((p, t, k), bool), np.full((p, t, 4), np.nan), np.full((p, t, k), np.nan)
     for frame, people in enumerate(slots):
         for slot, person in people:
-            values = np.array([person["keypoints"][n] for n in names], dtype=float)
+            values = np.array([person["keypoints"][n][:5] for n in names], dtype=float)
             xy[slot, frame], scores[slot, frame], visible[slot, frame] = (
                 values[:, :2],
                 values[:, 2],
                 values[:, 3] > 0,
             )
+            if values.shape[1] == 5:
+                gaps[slot, frame] = values[:, 4]
             boxes[slot, frame] = person.get("box", np.nan)
+    files = [str(r.get("file") or r.get("name") or i) for i, r in enumerate(records)]
+    frame_ids = np.array([int(r.get("frame", i)) for i, r in enumerate(records)])
+    if fps and len(set(files)) == len(files) > 1 and not frame_ids.any():
+        frame_ids = np.arange(len(files))  # a video's frames as still images, one file each: in order
     return Tracks(
         names=names,
-        files=[str(r.get("file") or r.get("name") or i) for i, r in enumerate(records)],
-        frames=np.array([int(r.get("frame", i)) for i, r in enumerate(records)]),
+        files=files,
+        frames=frame_ids,
         fps=fps,
         sizes=np.array([[int(r.get("height", 0)), int(r.get("width", 0))] for r in records]),
         track_ids=np.array(ids, dtype=int),
@@ -96,6 +104,7 @@ def tracks_from_frames(
         scores=scores,
         visible=visible,
         boxes=boxes,
+        flip_gaps=gaps,
     )
 
 

@@ -119,8 +119,7 @@ def predict_dataset(
                 pixels = batch["pixel_values"].to(device, dtype)
                 heatmaps, flipped = processor.forward(model, pixels, True if split_views else flip_test)
                 if split_views:
-                    points, scores = processor.postprocess(heatmaps, meta)
-                    mirrored, mirrored_scores = processor.postprocess(processor.mirror_back(flipped), meta)
+                    (points, scores), (mirrored, mirrored_scores) = processor.looks(heatmaps, flipped, meta)
                     columns["mirrored_keypoints"].append(mirrored)
                     columns["mirrored_scores"].append(mirrored_scores)
                 else:

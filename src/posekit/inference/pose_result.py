@@ -21,7 +21,10 @@ class PoseResult:
     ``scores`` is the instance score: box score x mean keypoint score above 0.2 (the COCO protocol).
     ``file`` and ``frame`` trace the result to its input: the image or video relative to the source given
     (None for arrays) and the frame in it (0 for a still image); ``index`` counts frames across the whole
-    input. ``track_ids`` are ``-1`` when tracking is off (or the person is not yet tracked). With smoothing,
+    input. ``flip_gap``: with the flip test, half the distance (pixels) between its two looks' keypoints
+    (:meth:`~posekit.topdown.processor.TopDownProcessor.flip_gap`), else None; :mod:`posekit.analysis`
+    turns it into the keypoints' uncertainty. ``track_ids`` are ``-1`` when tracking is off (or the
+    person is not yet tracked). With smoothing,
     ``keypoints`` are smoothed and ``raw_keypoints`` hold the model's output. ``latency``: seconds from a
     live source's capture of the frame to this result.
     """
@@ -43,6 +46,7 @@ class PoseResult:
     latency: float | None = None
     file: str | None = None
     frame: int = 0
+    flip_gap: np.ndarray | None = None  # (N, K)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -52,7 +56,8 @@ class PoseResult:
         names = ("boxes", "box_scores", "keypoints", "keypoint_scores", "scores", "visible", "track_ids")
         people = {name: getattr(self, name)[keep] for name in names}
         raw = None if self.raw_keypoints is None else self.raw_keypoints[keep]
-        return replace(self, **people, raw_keypoints=raw)
+        gap = None if self.flip_gap is None else self.flip_gap[keep]
+        return replace(self, **people, raw_keypoints=raw, flip_gap=gap)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -99,10 +104,12 @@ class PoseResult:
         return entries
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything about this frame as plain JSON types (keypoints by name)."""
+        """Everything about this frame as plain JSON types (keypoints by name: ``[x, y, score, visible]``,
+        and the flip test's :attr:`flip_gap` fifth where it ran)."""
         names = self.schema.names
         people = []
         for i in range(len(self)):
+            gap = [] if self.flip_gap is None else [round(float(g), 3) for g in self.flip_gap[i]]
             people.append(
                 {
                     "track_id": int(self.track_ids[i]),
@@ -115,6 +122,7 @@ class PoseResult:
                             round(float(self.keypoints[i, k, 1]), 2),
                             round(float(self.keypoint_scores[i, k]), 5),
                             bool(self.visible[i, k]),
+                            *gap[k : k + 1],
                         ]
                         for k, name in enumerate(names)
                     },
@@ -132,7 +140,8 @@ class PoseResult:
         }
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as one line of JSON (``x, y, score, visible`` per keypoint) — one JSONL record."""
+        """:meth:`to_dict` as one line of JSON (``x, y, score, visible[, flip gap]`` per keypoint) — one JSONL
+        record."""
         from posekit.fileio import json_text
 
         return json_text(self.to_dict(), separators=(",", ":"))

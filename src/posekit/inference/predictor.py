@@ -472,7 +472,7 @@ class Predictor:
         box_scores = np.concatenate(
             [np.asarray(s, np.float64).reshape(-1) for _, s in found] or [np.zeros(0)]
         )
-        keypoints, keypoint_scores = self._keypoints(runner, images, boxes, batch, flip, clip)
+        keypoints, keypoint_scores, gaps = self._keypoints(runner, images, boxes, batch, flip, clip)
         scores = runner.processor.rescore(keypoint_scores, box_scores)
         results, start = [], 0
         for frame, frame_boxes in zip(frames, boxes, strict=True):
@@ -495,6 +495,7 @@ class Predictor:
                     path=frame.path,
                     file=frame.file,
                     frame=frame.frame,
+                    flip_gap=None if gaps is None else gaps[part],
                 )
             )
         return results
@@ -507,12 +508,13 @@ class Predictor:
         batch: int,
         flip: bool,
         clip: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Image keypoints ``(N, K, 2)`` and scores ``(N, K)`` of all boxes, ``batch`` crops a model call."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Image keypoints ``(N, K, 2)``, scores ``(N, K)`` and, with the flip test, its looks' gap
+        ``(N, K)`` (:meth:`TopDownProcessor.flip_gap`) of all boxes, ``batch`` crops a model call."""
         processor = runner.processor
         pixel_values, meta = processor.preprocess(images, boxes, clip=clip)
         k = self.schema.num_keypoints
-        points, scores = [np.zeros((0, k, 2))], [np.zeros((0, k))]
+        points, scores, gaps = [np.zeros((0, k, 2))], [np.zeros((0, k))], [np.zeros((0, k))]
         for start in range(0, len(meta), batch):
             part = slice(start, start + batch)
             heatmaps, flipped = processor.forward(runner, pixel_values[part], flip)
@@ -520,7 +522,9 @@ class Predictor:
             kp, sc = processor.postprocess(heatmaps, chunk, flipped)
             points.append(kp)
             scores.append(sc)
-        return np.concatenate(points), np.concatenate(scores)
+            if flipped is not None:
+                gaps.append(processor.flip_gap(heatmaps, flipped, chunk))
+        return np.concatenate(points), np.concatenate(scores), np.concatenate(gaps) if flip else None
 
     # ------------------------------------------------------------------ smoothing
     def _smooth_online(

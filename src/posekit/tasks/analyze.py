@@ -28,10 +28,6 @@ from posekit.datasets.schema import standard_layout
 from posekit.errors import ConfigError, PosekitError
 from posekit.fileio import atomic_write_json
 
-#: Keypoint position SD = SD_FACTOR x OKS sigma x person scale / score ** SD_SCORE_POWER, chosen on the
-#: sample model's predictions of motion clips (benchmarks/analysis.py: seed 0 calibrates, others check).
-SD_FACTOR = 0.15
-SD_SCORE_POWER = 3.0
 EXPORTS = ("openpose", "trc", "sleap")
 _ANGLES_PLOTTED = 4
 
@@ -58,8 +54,9 @@ def analyze(
     min_range: float | None = None,
     gait: bool = False,
     angles: str | Path | dict | None = None,
-    sd_factor: float = SD_FACTOR,
-    sd_score_power: float = SD_SCORE_POWER,
+    flip_sd_factor: float = angle_math.FLIP_SD_FACTOR,
+    sd_factor: float = angle_math.SD_FACTOR,
+    sd_score_power: float = angle_math.SD_SCORE_POWER,
     smooth: float = 0.2,
     height: float | None = None,
     scale: float | None = None,
@@ -72,24 +69,24 @@ def analyze(
     """Analyse ``source``: a predict run folder, its predictions file, a COCO keypoint file, or the
     results of ``model.predict`` (PoseResults or their ``to_dict()``).
 
-    ``fps``: frames per second (default: the run's, when it recorded one). ``exercise``: count reps
-    with a preset (squat, curl, pushup, jumping_jack); ``signal`` + ``min_range``: on any angle.
-    ``gait``: heel strikes, toe offs and their timing (side view). ``angles``: your own angle set (file
-    or mapping). ``sd_factor``, ``sd_score_power``: keypoint SD in OKS sigmas x person scale / score **
-    power. ``smooth``: Savitzky-Golay
-    window in seconds (0: none). ``height`` (m) or ``scale`` (m per pixel): lengths in metres.
-    The tables (CSV, and Parquet with pyarrow) are always written; ``exports`` adds openpose, trc and
-    sleap (SLEAP .slp and NWB; ``video``: the source they name)."""
+    ``fps``: frames per second (default: the run's, when it recorded one). ``exercise``: count reps with a
+    preset (squat, curl, pushup, jumping_jack); ``signal`` + ``min_range``: on any angle. ``gait``: heel
+    strikes, toe offs and their timing (side view). ``angles``: your own angle set (file or mapping).
+    Keypoint SD: ``flip_sd_factor`` x the flip test's looks' gap where predict ran the flip test
+    (``--flip``), else ``sd_factor`` x OKS sigma x person scale / score ** ``sd_score_power``
+    (:mod:`posekit.analysis.angles`). ``smooth``: Savitzky-Golay window in seconds (0: none). ``height``
+    (m) or ``scale`` (m per pixel): lengths in metres. The tables (CSV, and Parquet with pyarrow) are
+    always written; ``exports`` adds openpose, trc and sleap (SLEAP .slp and NWB; ``video``: the source
+    they name)."""
     unknown = sorted(set(exports) - set(EXPORTS))
     if unknown:
         raise ConfigError(f"unknown export {', '.join(unknown)}; choose from {', '.join(EXPORTS)}")
     tracks = _tracks(source, fps)
     defs = angle_math.angle_set(tracks.names, angles)
     window = int(round(smooth * tracks.fps)) if tracks.fps else 0
-    sd_px = angle_math.keypoint_sd(tracks, sd_factor, sd_score_power)
+    sd_px = angle_math.keypoint_sd(tracks, sd_factor, sd_score_power, flip_factor=flip_sd_factor)
     series = angle_math.compute_angles(tracks, defs, sd_px, window)
-    sd_model = f"{sd_factor:g} x OKS sigma x person scale / score^{sd_score_power:g}"
-    result = Analysis(tracks, series, sd_model=sd_model)
+    result = Analysis(tracks, series, sd_model=_sd_model(tracks, flip_sd_factor, sd_factor, sd_score_power))
     if exercise or signal:
         names, least = _signal(exercise, signal, min_range, series.names)
         result.signal = names
@@ -107,6 +104,16 @@ def analyze(
     if save:
         result.save_dir = _write(result, project, name, exports, video, scale, height, exercise or signal)
     return result
+
+
+def _sd_model(tracks: Tracks, flip_factor: float, factor: float, power: float) -> str:
+    """How the keypoints' SD was modelled, in words for the report."""
+    flip = f"{flip_factor:g} x the flip test's looks' gap"
+    oks = f"{factor:g} x OKS sigma x person scale / score^{power:g}"
+    seen = np.isfinite(tracks.flip_gaps).any()
+    if seen and np.isfinite(tracks.flip_gaps[tracks.visible]).all():
+        return flip
+    return f"{flip} (else {oks})" if seen else f"{oks} (predict --flip for calibrated intervals)"
 
 
 def _tracks(source: str | Path | Iterable[Any], fps: float | None) -> Tracks:

@@ -226,6 +226,22 @@ class TopDownProcessor(BaseModel):
         keypoints = input_to_image(points, meta.centers, meta.scales, self.input_size)
         return keypoints, scores.astype(np.float64)
 
+    def looks(
+        self, heatmaps: np.ndarray | torch.Tensor, flipped: np.ndarray | torch.Tensor, meta: TopDownMeta
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """The flip test's two looks decoded each on its own: (keypoints, scores) of the crops and of their
+        mirror images (mapped back), as :meth:`postprocess` gives them."""
+        return self.postprocess(heatmaps, meta), self.postprocess(self.mirror_back(flipped), meta)
+
+    def flip_gap(
+        self, heatmaps: np.ndarray | torch.Tensor, flipped: np.ndarray | torch.Tensor, meta: TopDownMeta
+    ) -> np.ndarray:
+        """Half the distance (image pixels, (N, K)) between the keypoints of the flip test's two
+        :meth:`looks`: :mod:`posekit.analysis` scales it into the keypoints' uncertainty, the source
+        measured to keep its intervals calibrated (``benchmarks/analysis.py --sources``)."""
+        (own, _), (mirrored, _) = self.looks(heatmaps, flipped, meta)
+        return np.linalg.norm(own - mirrored, axis=-1) / 2
+
     def mirror_back(self, flipped: np.ndarray | torch.Tensor) -> np.ndarray:
         """Heatmaps of mirrored crops (N, K, h, w) -> those of the crops themselves: mirrored back and
         left/right channels exchanged (unshifted: UDP heatmap pixels mirror onto pixels). Decoding them
