@@ -154,6 +154,7 @@ def test_trc_read_by_opensim(clips, tmp_path):
     assert abs(SIZE[0] - marker[1] - tracks.xy[0, t, k, 1]) < 1e-3
 
 
+@pytest.mark.slow
 def test_sleap_and_nwb_read_by_sleap_io(clips, tmp_path):
     sio = pytest.importorskip("sleap_io")
     tracks = _tracks(clips, "squat")
@@ -164,6 +165,7 @@ def test_sleap_and_nwb_read_by_sleap_io(clips, tmp_path):
         assert np.nanmax(np.abs(arr[:, 0] - tracks.xy[0])) < 1e-3
 
 
+@pytest.mark.slow
 def test_analyze_cli_writes_the_run(clips, tmp_path):
     folder, truth = clips["squat"]
     args = [

@@ -18,6 +18,7 @@ def model(tiny_model_dir):
     return posekit.load(tiny_model_dir, device="cpu")
 
 
+@pytest.mark.slow
 def test_functions_take_the_model_object_or_its_path(model, tiny_model_dir, tiny_sample, tmp_path, capsys):
     common = dict(data=tiny_sample, project=tmp_path, worst=0, device="cpu")
     by_object = posekit.val(model=model, **common)

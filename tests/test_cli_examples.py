@@ -39,6 +39,7 @@ def test_each_help_shows_its_example_which_parses(command, run_cli) -> None:
     )  # raises if it does not parse
 
 
+@pytest.mark.slow
 def test_examples_run_as_printed(tmp_path, tiny_model_dir, run_cli, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_model_dir, tmp_path / TRAINED)  # what `posekit train` leaves there

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import metrics_path
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
+@pytest.mark.slow
 def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> None:
     data = shared_data / "coco" / "test_coco.json"
     gt = json.loads(data.read_text())
@@ -29,6 +31,7 @@ def test_val_predictions_file_without_model(tmp_path, shared_data, run_cli) -> N
     assert code == 0 and metrics_path(output).parent.name == "exp2"
 
 
+@pytest.mark.slow
 def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir, run_cli) -> None:
     data = shared_data / "coco" / "test_coco.json"
     code, output = run_cli(
@@ -64,6 +67,7 @@ def test_val_model_with_ground_truth_boxes(tmp_path, shared_data, tiny_model_dir
     assert (path.parent / "worst_people.jpg").is_file() and (path.parent / "per_keypoint.png").is_file()
 
 
+@pytest.mark.slow
 def test_val_model_with_detection_boxes(tmp_path, shared_data, tiny_model_dir, run_cli) -> None:
     coco = shared_data / "coco"
     code, output = run_cli(

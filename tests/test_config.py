@@ -108,6 +108,7 @@ def test_cli_config_error_exits_1_with_one_message(
     assert not (tmp_path / "train").exists(), "nothing is created before the settings are valid"
 
 
+@pytest.mark.slow
 def test_cli_error_has_no_traceback_end_to_end(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "posekit.cli.app", "train", "--amp", "fp8", "--project", str(tmp_path)],

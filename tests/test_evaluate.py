@@ -204,6 +204,7 @@ def test_parse_sigmas(tmp_path: Path, coco: KeypointAnnotations) -> None:
         parse_sigmas(str(tmp_path / "missing.json"), schema)
 
 
+@pytest.mark.slow
 def test_val_perfect_predictions_file_gives_ap_1(tmp_path: Path, shared_data: Path) -> None:
     data = shared_data / "coco" / "test_coco.json"
     gt = load_coco(data).to_coco_dict()
@@ -258,6 +259,7 @@ def test_val_argument_errors(tmp_path: Path) -> None:
             val(predictions=tmp_path / "p.json", device="cuda")
 
 
+@pytest.mark.slow
 def test_pckh_uses_the_head_boxes_of_posetrack(tmp_path: Path, shared_data: Path) -> None:
     data = shared_data / "posetrack18" / "annotations" / "test_posetrack18_val.json"
     gt = load_coco(data).to_coco_dict()

@@ -48,6 +48,7 @@ def test_onnx_predict_gives_the_pytorch_results(tiny_model_dir, exported, shared
         assert np.median(np.abs(a.keypoints - b.keypoints)) < 0.05
 
 
+@pytest.mark.slow
 def test_fixed_batch_and_fp16_exports(tiny_model_dir, tmp_path):
     fixed = posekit.export(tiny_model_dir, output=tmp_path / "b2.onnx", batch_size=2)
     runner = OnnxRunner(fixed.path)
@@ -62,6 +63,7 @@ def test_fixed_batch_and_fp16_exports(tiny_model_dir, tmp_path):
     assert fixed.precision == "fp32" and OnnxRunner(fixed.path).precision == "fp32"
 
 
+@pytest.mark.slow
 def test_int8_export_is_quantised_on_calibration_crops(tiny_model_dir, tiny_sample, tmp_path):
     int8 = posekit.export(
         tiny_model_dir, output=tmp_path / "int8.onnx", precision="int8", calibration=tiny_sample

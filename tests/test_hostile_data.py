@@ -172,6 +172,7 @@ def test_detection_file_with_broken_records(tmp_path, tiny_sample, entry, messag
 
 
 # ------------------------------------------------------------------------------------- val without images
+@pytest.mark.slow
 def test_val_scores_a_results_file_without_the_images(tmp_path, tiny_sample, run_cli) -> None:
     coco = json.loads((tiny_sample.parent / "val.json").read_text())
     ann = _write(tmp_path / "val.json", coco)  # no image folder anywhere near it

@@ -110,6 +110,7 @@ def test_real_coco_images_with_a_detections_file(predictor, tiny_model_dir, shar
     assert cv2.imread(str(run / f"{results[0].name}.jpg")).shape == results[0].image.shape
 
 
+@pytest.mark.slow
 def test_val_and_predict_give_identical_keypoints_on_the_same_ground_truth_boxes(
     tiny_model_dir, shared_data, tmp_path, run_cli
 ):

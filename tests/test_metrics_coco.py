@@ -54,6 +54,7 @@ def test_equal_to_pycocotools_on_shared_coco(coco_gt: dict) -> None:
     assert assert_equal_to_reference(coco_gt, exact)["AP"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_equal_to_pycocotools_on_thousands_of_people() -> None:
     gt, results = make_keypoint_set(3000, seed=1)
     anns = gt["annotations"]

@@ -111,6 +111,7 @@ def test_openvino_ir_matches_pytorch_and_carries_the_metadata(tiny_model_dir, ir
         posekit.load(ir.path, device="cpu").predictor.runner_for("int8")
 
 
+@pytest.mark.slow
 @pytest.mark.openvino
 def test_openvino_predict_and_val_give_the_pytorch_results(tiny_model_dir, tiny_sample, tmp_path):
     pytest.importorskip("openvino")

@@ -285,6 +285,7 @@ def test_precision_auto_follows_the_hardware_and_impossible_choices_are_refused(
         resolve_precision("int8", cpu)
 
 
+@pytest.mark.slow
 def test_predict_in_each_precision(predictor, tiny_sample, tmp_path, monkeypatch):
     monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
     image = np.random.default_rng(0).integers(0, 255, (96, 72, 3), dtype=np.uint8)
@@ -307,6 +308,7 @@ def test_predict_in_each_precision(predictor, tiny_sample, tmp_path, monkeypatch
         exported.predict(image, boxes=box, precision="fp32")
 
 
+@pytest.mark.slow
 def test_val_in_bf16_and_int8_records_the_precision(tiny_model_dir, tiny_sample, tmp_path, monkeypatch):
     monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
     common = dict(model=tiny_model_dir, data=tiny_sample, project=tmp_path, worst=0, verbose=False)

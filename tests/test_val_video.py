@@ -40,6 +40,7 @@ def _ground_truth_results(gt, swap_from=None):
     return rows
 
 
+@pytest.mark.slow
 def test_val_writes_the_video_metrics_of_a_tracked_results_file(clip, tmp_path, run_cli):
     gt = json.loads(clip.read_text())
     for name, rows in (("perfect", _ground_truth_results(gt)), ("swapped", _ground_truth_results(gt, 5))):
@@ -76,6 +77,7 @@ def test_results_without_track_ids_get_coco_metrics_and_a_note(clip, tmp_path, r
     assert "video metrics skipped" in output
 
 
+@pytest.mark.slow
 def test_val_of_a_model_on_video_data_tracks_its_predictions(clip, tiny_model_dir, tmp_path, run_cli):
     code, output = run_cli(
         "val", "--model", tiny_model_dir, "--data", clip, "--project", tmp_path, "--worst", "0",
@@ -93,6 +95,7 @@ def test_val_of_a_model_on_video_data_tracks_its_predictions(clip, tiny_model_di
     )
 
 
+@pytest.mark.slow
 def test_video_ground_truth_without_head_boxes_is_measured_in_person_boxes(clip, tmp_path, run_cli):
     gt = json.loads(clip.read_text())
     for ann in gt["annotations"]:
@@ -111,6 +114,7 @@ def test_video_ground_truth_without_head_boxes_is_measured_in_person_boxes(clip,
     assert "person's bbox" in " ".join(output.split())
 
 
+@pytest.mark.slow
 def test_posetrack_sample_with_detections_says_why_there_are_no_video_metrics(
     shared_data, tiny_model_dir, tmp_path, run_cli
 ):
