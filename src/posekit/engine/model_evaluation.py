@@ -39,27 +39,23 @@ def evaluate_model(
     model: torch.nn.Module,
     dataset: KeypointAnnotations,
     *,
-    boxes: list[dict[str, Any]] | None = None,
-    flip_test: bool | None = None,
-    batch_size: int = 32,
-    device: str | torch.device | None = "auto",
-    workers: int | None = None,
     sigmas: np.ndarray | list[float] | None = None,
     conf: float = 0.3,
     nms: NmsMode = "oks",
     nms_threshold: float | None = None,
     keypoint_ap: bool = False,
     box_source: str = "ground-truth boxes",
-    progress: bool = False,
     shard: Shard | None = None,
     parts: str | Path | None = None,
+    **prediction: Any,
 ) -> Evaluation | None:
     """Evaluate an in-memory model on a data set without writing anything (training calls this).
 
     Returns ``(report, results)``: the :class:`EvaluationReport` (``.metrics`` as in metrics.json,
     ``.keypoints`` weakest first) and the COCO keypoint results; ``.summary`` holds the headline
-    numbers. ``flip_test`` defaults to the model processor's policy; ``keypoint_ap`` adds one COCO run
-    per joint to the per-keypoint table.
+    numbers. ``prediction``: :func:`~posekit.engine.dataset_prediction.predict_dataset`'s keywords
+    (``boxes``, ``flip_test``, ``batch_size``, ``device``, ``workers``, ``progress``), passed on as they
+    are; ``keypoint_ap`` adds one COCO run per joint to the per-keypoint table.
 
     Under several processes (``shard`` of ``torchrun``), each predicts its block of the people and the
     main process, which gathers the blocks through part files named after ``parts`` (in a folder all
@@ -68,17 +64,7 @@ def evaluate_model(
     check_model_schema(model.schema, dataset)
     check_nms_mode(nms)
     oks_sigmas = dataset.schema.sigmas_array if sigmas is None else np.asarray(sigmas, np.float64)
-    predictions = predict_dataset(
-        model,
-        dataset,
-        boxes=boxes,
-        flip_test=flip_test,
-        batch_size=batch_size,
-        device=device,
-        workers=workers,
-        progress=progress,
-        shard=shard,
-    )
+    predictions = predict_dataset(model, dataset, shard=shard, **prediction)
     if shard is not None and shard.world > 1:
         if parts is None:
             raise ValueError("evaluate_model: several processes need `parts`, a path they all see")
