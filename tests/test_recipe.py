@@ -4,16 +4,27 @@ validation images that are training images are warned about."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import TINY_TRAIN
 
 from posekit.datasets.data_config import resolve_data
-from posekit.engine.recipe import banner, choose_recipe, fit_epochs, no_weights_reason, same_images_warning
+from posekit.device import cpu_has_fast_bf16
+from posekit.engine.recipe import (
+    banner,
+    box_aspect,
+    choose_recipe,
+    fit_epochs,
+    no_weights_reason,
+    rotation_spread,
+    same_images_warning,
+)
 from posekit.engine.train import Trainer
 from posekit.errors import ConfigError, ModelError
-from posekit.settings import FINETUNE_RECIPE, SCRATCH_RECIPE, build_config
+from posekit.settings import FINETUNE_RECIPE, SCRATCH_RECIPE, SCRATCH_ROTATED, build_config
 from posekit.tasks.train import run_folder
 
 
@@ -27,6 +38,49 @@ def test_weights_loaded_means_fine_tuning_none_means_from_scratch() -> None:
     assert no_weights_reason("vitpose-b", "none") == "--pretrained none"
     offline = no_weights_reason("vitpose-b", "auto", ModelError("the Hub is unreachable"))
     assert offline == "the pretrained weights of vitpose-b could not be loaded (the Hub is unreachable)"
+
+
+def _rotated(angles_deg: np.ndarray) -> np.ndarray:
+    """Three keypoints (0, 0), (0, 10), (2, 5) turned by each angle, all labelled: (N, 3, 3)."""
+    base = np.array([[0.0, 0.0], [0.0, 10.0], [2.0, 5.0]])
+    t = np.radians(angles_deg)[:, None]
+    x = np.cos(t) * base[:, 0] - np.sin(t) * base[:, 1]
+    y = np.sin(t) * base[:, 0] + np.cos(t) * base[:, 1]
+    return np.stack([x, y, np.full_like(x, 2.0)], axis=-1)
+
+
+def test_rotation_spread_of_the_labels() -> None:
+    assert rotation_spread(_rotated(np.zeros(50))) == pytest.approx(0.0, abs=1e-3)  # all upright
+    wobble = rotation_spread(_rotated(np.tile([-10.0, 10.0], 25)))  # +-10 degrees
+    assert wobble == pytest.approx(np.degrees(np.sqrt(-2 * np.log(np.cos(np.radians(10))))), rel=1e-6)
+    assert rotation_spread(_rotated(np.arange(0, 360, 10.0))) > 150  # every direction
+    rare = _rotated(np.arange(0, 360, 10.0))
+    rare[: len(rare) // 2 + 1, 1, 2] = 0  # keypoint 1 labelled on under half: only the short pair counts
+    assert rotation_spread(rare) > 150
+    rare[:, 2, 2] = 0
+    assert rotation_spread(rare) == 0.0  # no pair labelled together on half the objects
+    assert box_aspect(np.array([[0, 0, 30, 60], [0, 0, 40, 40], [0, 0, 50, 50], [0, 0, 5, 0]])) == 1.0
+
+
+def test_scratch_recipe_fits_the_input_and_rotation_to_the_data(sample_data: Path) -> None:
+    upright = resolve_data(sample_data).load_split("train")  # people: portrait boxes, upright labels
+    recipe = choose_recipe(None, "", upright)
+    assert recipe.settings == {**SCRATCH_RECIPE, "input_size": (128, 96)}
+    assert "rotation augmentation" not in recipe.fitted
+    turned = [
+        replace(p, bbox=np.array([0, 0, 50, 50.0]), keypoints=k)
+        for p, k in zip(
+            upright.annotations, _rotated(np.linspace(0, 360, len(upright.annotations))), strict=True
+        )
+    ]
+    recipe = choose_recipe(None, "", replace(upright, annotations=turned))
+    assert (
+        recipe.settings["input_size"] == (128, 128) and recipe.settings["epochs"] == SCRATCH_ROTATED["epochs"]
+    )
+    assert recipe.settings["augment"] == {**SCRATCH_RECIPE["augment"], **SCRATCH_ROTATED["augment"]}
+    assert "input 128x128 for boxes 1.00 wide per high" in recipe.fitted and "up to 180 deg" in recipe.fitted
+    wide = [replace(p, bbox=np.array([0, 0, 80, 50.0])) for p in upright.annotations]
+    assert choose_recipe(None, "", replace(upright, annotations=wide)).settings["input_size"] == (96, 128)
 
 
 def test_recipe_fills_only_what_was_not_given() -> None:
@@ -80,9 +134,12 @@ def test_trainer_picks_the_recipe_from_what_it_loaded(sample_data: Path, tmp_pat
     assert scratch.recipe.kind == "from scratch"
     assert scratch.recipe.reason == "vitpose-t-simple has no pretrained weights"
     assert (scratch.cfg.optimizer, scratch.cfg.lr) == (SCRATCH_RECIPE["optimizer"], SCRATCH_RECIPE["lr"])
+    assert scratch.loaded == "random weights"  # the start line's "from ...", not the asked-for "auto"
+    assert scratch.cfg.amp == ("bf16" if cpu_has_fast_bf16() else "no")  # the hardware's rule, on CPU
     saved = scratch.unwrapped.save(tmp_path / "weights")
     tuned = _trainer(sample_data, tmp_path, pretrained=str(saved))
     assert tuned.recipe.kind == "fine-tuning" and str(saved) in tuned.recipe.reason
+    assert tuned.loaded == f"weights {saved}"
     assert (tuned.cfg.optimizer, tuned.cfg.epochs, tuned.cfg.val_every) == ("adamw", 1, 1)  # epochs given
     assert tuned.cfg.lr == pytest.approx(5e-4 * 4 / 512)  # the seed's rule for batch 4
 

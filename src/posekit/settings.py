@@ -49,13 +49,13 @@ FINETUNE_RECIPE: dict[str, Any] = {
 
 #: The from-scratch recipe, used when no weights were loaded (a preset without hub weights such as
 #: vitpose-t, ``--pretrained none``, or hub weights that could not be had). Tuned on the built-in sample
-#: (below); benchmarks/train.py also runs it on two generated sets unlike the sample (benchmarks/own_data.py:
-#: a 9-keypoint quadruped and a 21-keypoint hand, freely rotated, on cluttered backgrounds, ~615 training
-#: objects each), where these 10 epochs are far too few: AP 0.000 after 5 epochs on both; after 10, 0.115
-#: on the hand (PCK@0.1 0.50) and 0.010 on the quadruped (PCK@0.1 0.34), the loss still falling fast.
-#: Those sets need a longer schedule (e.g. --time 15); a lower lr was no faster on the quadruped (loss
-#: after 3 epochs 0.0132 at 1e-3 and 0.0135 at 5e-4 against 0.0131 at 2e-3; after 5, PCK@0.1 0.21 at
-#: 1e-3 against 0.22).
+#: (below) and fitted to the training data by :func:`posekit.engine.recipe.choose_recipe` (the input's
+#: aspect to the boxes', SCRATCH_ROTATED to rotated labels). benchmarks/train.py also runs it on two
+#: generated sets unlike the sample (benchmarks/own_data.py: a 9-keypoint quadruped and a 21-keypoint hand,
+#: freely rotated, on cluttered backgrounds, ~615 training objects each), where this recipe as it is
+#: (128x96, no rotation, 10 epochs) gets AP 0.115 on the hand (PCK@0.1 0.50) and 0.010 on the quadruped
+#: (0.34); a lower lr was no faster on the quadruped (loss after 3 epochs 0.0132 at 1e-3 and 0.0135 at
+#: 5e-4 against 0.0131 at 2e-3; after 5, PCK@0.1 0.21 at 1e-3 against 0.22).
 SCRATCH_RECIPE: dict[str, Any] = {
     # the classic head's learned 4x upsampling localises from the 8x6 patch grid of a 128x96 crop; the
     # simple head (bilinear x4) costs a third as much but learns the sample several times slower
@@ -79,6 +79,26 @@ SCRATCH_RECIPE: dict[str, Any] = {
     },
     # a validation costs about a third of an epoch here: after epochs 5 and 10
     "val_every": 5,
+}
+
+#: The from-scratch input (height, width) is the one of these whose aspect is nearest the training boxes'
+#: median width / height: portrait for upright people (the sample's boxes: 0.70), square (the generated
+#: sets' boxes: 0.99-1.00, which 128x96 shows 1.33x smaller, mostly padding), landscape for wide objects.
+SCRATCH_INPUT_SIZES: tuple[tuple[int, int], ...] = ((128, 96), (128, 128), (96, 128))
+
+#: Labels whose rotation spread (:func:`posekit.engine.recipe.rotation_spread`: 15 degrees for the
+#: sample's upright people, 169 and 189 for the generated quadruped and hand sets) is above this many
+#: degrees get SCRATCH_ROTATED over the from-scratch recipe.
+ROTATED_LABELS_DEG = 45
+#: Freely rotated objects need more epochs, and rotation augmentation up to 180 degrees (std 90, on 80% of
+#: the crops) to learn every orientation from a few hundred objects. Measured with 128x128 inputs and bf16
+#: (AMD EPYC, avx2/avx512_bf16/avx512_vnni, one thread each, load 5-9): a 20-epoch schedule gives AP 0.379
+#: on the hand (PCK@0.1 0.66) and 0.194 on the quadruped (0.58), mid-way (epoch 10) already above the
+#: unfitted recipe's end (0.146 and 0.023), the loss still falling; about 24 CPU seconds an epoch, so 40
+#: epochs take ~16 CPU minutes, about 10 minutes of 2 quiet cores.
+SCRATCH_ROTATED: dict[str, Any] = {
+    "epochs": 40,
+    "augment": {"rotation_prob": 0.8, "rotation": 90.0},
 }
 
 #: The ViTPose recipe: AdamW lr 5e-4 for a total batch of 512, scaled linearly with the batch size.
@@ -206,7 +226,8 @@ class TrainConfig(BaseModel):
     )
     input_size: tuple[int, int] | None = Field(None, description="HxW model input (default: preset's)")
     amp: Literal["bf16", "fp16", "no"] | None = Field(
-        None, description="mixed precision (default: bf16 on GPU)"
+        None,
+        description="mixed precision (default: bf16 on GPUs and AVX512-BF16/AMX CPUs, as --precision auto)",
     )
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm (0 disables)")
     workers: int | None = Field(None, ge=0, description="data loader processes (default: from CPU count)")

@@ -7,12 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from posekit.datasets.records import KeypointAnnotations
 from posekit.settings import (
     FINETUNE_MIN_PEOPLE,
     FINETUNE_RECIPE,
+    ROTATED_LABELS_DEG,
+    SCRATCH_INPUT_SIZES,
     SCRATCH_MIN_PEOPLE,
     SCRATCH_RECIPE,
+    SCRATCH_ROTATED,
     TrainConfig,
 )
 
@@ -24,6 +29,7 @@ class Recipe:
     kind: Literal["fine-tuning", "from scratch"]
     reason: str
     settings: dict[str, Any]
+    fitted: str = ""  # what of the settings was fitted to the data, and why (the banner's second part)
 
     @property
     def min_people(self) -> int:
@@ -41,12 +47,57 @@ class Recipe:
                 setattr(cfg, field, value)
 
 
-def choose_recipe(weights: str | None, reason: str) -> Recipe:
+def choose_recipe(weights: str | None, reason: str, data: KeypointAnnotations | None = None) -> Recipe:
     """Fine-tuning when ``weights`` (where they were loaded from) is set, else from scratch; ``reason``
-    says why no weights were loaded (unused when they were)."""
+    says why no weights were loaded (unused when they were). From scratch, the input shape follows the
+    training ``data``'s boxes and the rotation augmentation (and schedule) its labels' rotation spread."""
     if weights is not None:
         return Recipe("fine-tuning", f"pretrained weights loaded from {weights}", FINETUNE_RECIPE)
-    return Recipe("from scratch", reason, SCRATCH_RECIPE)
+    if data is None or not data.annotations:
+        return Recipe("from scratch", reason, SCRATCH_RECIPE)
+    boxes = np.array([person.bbox for person in data.annotations], np.float64)
+    aspect = box_aspect(boxes)
+    size = min(SCRATCH_INPUT_SIZES, key=lambda hw: abs(np.log(hw[1] / hw[0] / aspect)))
+    settings = {**SCRATCH_RECIPE, "input_size": size}
+    spread = rotation_spread(np.stack([person.keypoints for person in data.annotations]))
+    fitted = (
+        f"input {size[0]}x{size[1]} for boxes {aspect:.2f} wide per high; labels rotated {spread:.0f} deg"
+    )
+    if spread > ROTATED_LABELS_DEG:
+        augment = {**settings["augment"], **SCRATCH_ROTATED["augment"]}
+        settings = {**settings, **SCRATCH_ROTATED, "augment": augment}
+        fitted += (
+            f" (> {ROTATED_LABELS_DEG}): rotation augmentation up to 180 deg, {settings['epochs']} epochs"
+        )
+    return Recipe("from scratch", reason, settings, fitted)
+
+
+def box_aspect(boxes: np.ndarray) -> float:
+    """The median width / height of the boxes (xywh, (N, 4)) that have both; 1 when none has."""
+    boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0)]
+    return float(np.median(boxes[:, 2] / boxes[:, 3])) if len(boxes) else 1.0
+
+
+def rotation_spread(keypoints: np.ndarray) -> float:
+    """How much the labels are rotated, in degrees: the circular standard deviation of the direction
+    between the two keypoints labelled together on at least half of the objects that lie farthest apart
+    (``keypoints`` (N, K, 3)). About 15 for upright people, 170+ for freely rotated objects; 0 when no pair
+    is labelled often enough."""
+    visible = keypoints[..., 2] > 0
+    best, angles = 0.0, None
+    for i in range(keypoints.shape[1]):
+        for j in range(i + 1, keypoints.shape[1]):
+            both = visible[:, i] & visible[:, j]
+            if 2 * both.sum() < len(keypoints) or not both.any():
+                continue
+            vectors = keypoints[both, j, :2] - keypoints[both, i, :2]
+            distance = float(np.linalg.norm(vectors, axis=1).mean())
+            if distance > best:
+                best, angles = distance, np.arctan2(vectors[:, 1], vectors[:, 0])
+    if angles is None:
+        return 0.0
+    length = max(float(np.abs(np.exp(1j * angles).mean())), 1e-12)  # mean resultant length
+    return float(np.degrees(np.sqrt(-2 * np.log(length))))
 
 
 def no_weights_reason(model: str, pretrained: str, error: Exception | None = None) -> str:
@@ -66,7 +117,8 @@ def banner(recipe: Recipe, cfg: TrainConfig, train_people: int) -> list[str]:
         f"{cfg.optimizer} lr {cfg.lr:.3g}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"layer decay {cfg.layer_decay:g}"
     )
-    lines = [f"Recipe: {recipe.kind} ({recipe.reason}): {settings}."]
+    fitted = f"; {recipe.fitted}" if recipe.fitted else ""
+    lines = [f"Recipe: {recipe.kind} ({recipe.reason}): {settings}{fitted}."]
     guidance = (
         f"the seed's guidance is {FINETUNE_MIN_PEOPLE:,}+ labelled people to fine-tune and "
         f"{SCRATCH_MIN_PEOPLE:,}+ to train from scratch"

@@ -65,12 +65,20 @@ class RunLog:
             self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def start(
-        self, cfg: TrainConfig, parameters: int, people: int, val_annotations: int, world: int, steps: int
+        self,
+        cfg: TrainConfig,
+        loaded: str,
+        parameters: int,
+        people: int,
+        val_annotations: int,
+        world: int,
+        steps: int,
     ) -> None:
+        """The run's first line; ``loaded`` says what the model started from (weights, random, checkpoint)."""
         model, data = escape(str(cfg.model)), escape(str(cfg.data or "the built-in sample"))
         self.print(
             f"[bold]posekit train[/] {model} ({parameters / 1e6:.1f}M parameters, "
-            f"pretrained={cfg.pretrained}) on {data}: {people} training people, "
+            f"from {escape(loaded)}) on {data}: {people} training people, "
             f"{val_annotations} val annotations, {self.schema.num_keypoints} keypoints\n"
             f"device {cfg.device} x{world}, amp {cfg.amp}, batch {cfg.batch_size}/process, "
             f"lr {cfg.lr:.3g} ({cfg.schedule}, {cfg.warmup} warm-up steps), input {cfg.input_size[0]}x"
