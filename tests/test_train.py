@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from helpers import TINY_TRAIN
 from safetensors.torch import load_file
 
@@ -133,24 +134,34 @@ def _trainer(sample_data: Path, project: Path, **settings) -> Trainer:
     return Trainer(cfg, run_folder=run_folder)
 
 
+@pytest.fixture
+def fp32_accelerator() -> Iterator[None]:
+    """Accelerate keeps one precision per process (bf16 by default on AVX512-BF16 CPUs): reset its state
+    before and after a test that trains in another."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.mark.usefixtures("fp32_accelerator")
 def test_out_of_memory_halves_the_micro_batch_and_keeps_the_step(
     sample_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # fp32: mixed precision wraps the instance's forward, which the class patch below would not reach
+    # fp32, where micro-batches sum to the batch's gradient to rounding (fp32_accelerator)
     plain, shrunk = (
         _trainer(sample_data, tmp_path, batch_size=8, amp="no", name=n) for n in ("plain", "oom")
     )
     batch = next(iter(plain.loader))
     plain.train_step(batch)
 
-    forward = type(shrunk.unwrapped).forward
+    forward = shrunk.unwrapped.forward  # the instance's: under mixed precision, wrapped in autocast
 
-    def small_only(self, pixel_values, *args, **kwargs):  # a "GPU" that holds 2 crops at a time
+    def small_only(pixel_values, *args, **kwargs):  # a "GPU" that holds 2 crops at a time
         if len(pixel_values) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return forward(self, pixel_values, *args, **kwargs)
+        return forward(pixel_values, *args, **kwargs)
 
-    monkeypatch.setattr(type(shrunk.unwrapped), "forward", small_only)
+    monkeypatch.setattr(shrunk.unwrapped, "forward", small_only)
     shrunk.train_step(batch)
     assert shrunk.micro_batch == 2 and shrunk.cfg.batch_size == 8
     a, b = plain.unwrapped.state_dict(), shrunk.unwrapped.state_dict()

@@ -92,10 +92,11 @@ SCRATCH_INPUT_SIZES: tuple[tuple[int, int], ...] = ((128, 96), (128, 128), (96, 
 ROTATED_LABELS_DEG = 45
 #: Freely rotated objects need more epochs, and rotation augmentation up to 180 degrees (std 90, on 80% of
 #: the crops) to learn every orientation from a few hundred objects. Measured with 128x128 inputs and bf16
-#: (AMD EPYC, avx2/avx512_bf16/avx512_vnni, one thread each, load 5-9): a 20-epoch schedule gives AP 0.379
-#: on the hand (PCK@0.1 0.66) and 0.194 on the quadruped (0.58), mid-way (epoch 10) already above the
-#: unfitted recipe's end (0.146 and 0.023), the loss still falling; about 24 CPU seconds an epoch, so 40
-#: epochs take ~16 CPU minutes, about 10 minutes of 2 quiet cores.
+#: (AMD EPYC, avx2/avx512_bf16/avx512_vnni, one thread per run, two runs at once): a 20-epoch schedule
+#: (load 5-9) gives AP 0.379 on the hand (PCK@0.1 0.66) and 0.194 on the quadruped (0.58), at its epoch
+#: 10 already above the unfitted recipe's end (0.146 vs 0.115; 0.023 vs 0.010); this 40-epoch one (load
+#: 2-3, 15.2 min on one thread, ~23 s an epoch) gives the hand 0.535 (PCK@0.1 0.82) and the quadruped 0.333
+#: (best 0.351 at epoch 35; PCK@0.1 0.69): the quadruped stays under AP 0.5.
 SCRATCH_ROTATED: dict[str, Any] = {
     "epochs": 40,
     "augment": {"rotation_prob": 0.8, "rotation": 90.0},
