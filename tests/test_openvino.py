@@ -153,3 +153,38 @@ def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp
     assert cached_export(predictor.runner.model, "openvino", "bf16") == cached_export(
         predictor.runner.model, "openvino", "fp32"
     )  # bf16 compiles the fp32 IR
+
+
+@pytest.mark.openvino
+def test_the_detector_on_openvino_finds_what_pytorch_finds(tmp_path, monkeypatch, tiny_model_dir):
+    """D-FINE converted once (cached per weights) gives PyTorch's boxes and scores; predict on the OpenVINO
+    runtime runs its detector there and says so."""
+    pytest.importorskip("openvino")
+    from posekit.inference.detector_runtime import OpenVinoDetectorModel, on_openvino
+    from posekit.models.detector import PersonDetector, save_random_detector
+
+    monkeypatch.setenv("POSEKIT_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    directory = save_random_detector(tmp_path / "dfine", "dfine-tiny")
+    torch_detector = PersonDetector(directory, threshold=0.0)
+    with torch.no_grad():  # random initialisation ties every score (its features are ~0): untie them
+        for parameter in torch_detector.model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    torch_detector.model.save_pretrained(directory)
+    torch_detector = PersonDetector(directory, threshold=0.0)
+    images = [np.random.default_rng(i).integers(0, 255, (90, 120, 3), dtype=np.uint8) for i in range(3)]
+    expected = torch_detector.detect(images)
+    detector = on_openvino(PersonDetector(directory, threshold=0.0))
+    assert isinstance(detector.model, OpenVinoDetectorModel) and detector.runtime == "openvino fp32"
+    assert len(list((tmp_path / "home" / "exports").glob("*/model.xml"))) == 1
+    for (boxes, scores), (want_boxes, want_scores) in zip(detector.detect(images), expected, strict=True):
+        assert len(boxes) == len(want_boxes) > 0
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+        # equal scores may come in another order: compare the boxes as sets
+        np.testing.assert_allclose(np.sort(boxes, axis=0), np.sort(want_boxes, axis=0), atol=1e-3)
+    assert on_openvino(detector) is detector  # converted once
+    predictor = posekit.load(tiny_model_dir, device="cpu").predictor
+    predictor.predict(images[0], detector=directory, runtime="openvino", precision="fp32")
+    assert predictor.settings["boxes"] == f"{directory} (openvino fp32)"
+    predictor.predict(images[0], detector=directory, runtime="torch", precision="fp32")
+    assert predictor.settings["boxes"] == str(directory)

@@ -66,7 +66,8 @@ def test_scratch_recipe_fits_the_input_and_rotation_to_the_data(sample_data: Pat
     upright = resolve_data(sample_data).load_split("train")  # people: portrait boxes, upright labels
     recipe = choose_recipe(None, "", upright)
     assert recipe.settings == {**SCRATCH_RECIPE, "input_size": (128, 96)}
-    assert "rotation augmentation" not in recipe.fitted
+    recipe.fill(build_config(data="x.json"))
+    assert "rotation augmentation" not in recipe.fitted_note and "input 128x96" in recipe.fitted_note
     turned = [
         replace(p, bbox=np.array([0, 0, 50, 50.0]), keypoints=k)
         for p, k in zip(
@@ -78,7 +79,15 @@ def test_scratch_recipe_fits_the_input_and_rotation_to_the_data(sample_data: Pat
         recipe.settings["input_size"] == (128, 128) and recipe.settings["epochs"] == SCRATCH_ROTATED["epochs"]
     )
     assert recipe.settings["augment"] == {**SCRATCH_RECIPE["augment"], **SCRATCH_ROTATED["augment"]}
-    assert "input 128x128 for boxes 1.00 wide per high" in recipe.fitted and "up to 180 deg" in recipe.fitted
+    recipe.fill(build_config(data="x.json", input_size="160x160"))  # given: not the recipe's to explain
+    note = recipe.fitted_note
+    assert note.startswith("labels rotated 1") and note.endswith(
+        f", > 45: rotation augmentation up to 180 deg, {SCRATCH_ROTATED['epochs']} epochs"
+    )
+    assert "input_size" not in recipe.applied and {"augment", "epochs"} <= recipe.applied
+    recipe = choose_recipe(None, "", replace(upright, annotations=turned))
+    recipe.fill(build_config(data="x.json"))
+    assert recipe.fitted_note.startswith("input 128x128 for boxes 1.00 wide per high, labels rotated")
     wide = [replace(p, bbox=np.array([0, 0, 80, 50.0])) for p in upright.annotations]
     assert choose_recipe(None, "", replace(upright, annotations=wide)).settings["input_size"] == (96, 128)
 

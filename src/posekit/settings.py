@@ -92,13 +92,17 @@ SCRATCH_INPUT_SIZES: tuple[tuple[int, int], ...] = ((128, 96), (128, 128), (96, 
 ROTATED_LABELS_DEG = 45
 #: Freely rotated objects need more epochs, and rotation augmentation up to 180 degrees (std 90, on 80% of
 #: the crops) to learn every orientation from a few hundred objects. Measured with 128x128 inputs and bf16
-#: (AMD EPYC, avx2/avx512_bf16/avx512_vnni, one thread per run, two runs at once): a 20-epoch schedule
-#: (load 5-9) gives AP 0.379 on the hand (PCK@0.1 0.66) and 0.194 on the quadruped (0.58), at its epoch
-#: 10 already above the unfitted recipe's end (0.146 vs 0.115; 0.023 vs 0.010); this 40-epoch one (load
-#: 2-3, 15.2 min on one thread, ~23 s an epoch) gives the hand 0.535 (PCK@0.1 0.82) and the quadruped 0.333
-#: (best 0.351 at epoch 35; PCK@0.1 0.69): the quadruped stays under AP 0.5.
+#: (AMD EPYC, avx2/avx512_bf16/avx512_vnni): 20 epochs at batch 4 give AP 0.379 on the hand (PCK@0.1 0.66)
+#: and 0.194 on the quadruped; 40 at batch 4 0.535 and 0.333 (one thread per run, two runs at once); 60 at
+#: batch 8 (one thread beside other work) lift the quadruped to 0.396 (PCK@0.1 0.71), its AP still rising:
+#: more epochs pay more than anything else tried (96x96 inputs for more epochs: PCK@0.1 0.33 against 0.48
+#: at epoch 15; 8 attention heads: no change; a wider 192x8 backbone: 2.4x slower an epoch). Batch 8 runs
+#: an epoch ~7% faster than 4, and 55 epochs fit in 12.4 min on 2 quiet cores (hand: AP 0.556, quadruped
+#: 0.354); a higher lr trades one set for the other: at 3e-3 the quadruped gets 0.393 (0.384 at 4e-3, one
+#: thread beside another run) but the hand 0.528 (alone, 13.0 min), so the recipe's 2e-3 stays.
 SCRATCH_ROTATED: dict[str, Any] = {
-    "epochs": 40,
+    "epochs": 55,
+    "batch_size": 8,
     "augment": {"rotation_prob": 0.8, "rotation": 90.0},
 }
 
@@ -533,8 +537,7 @@ class SigmasConfig(BaseModel):
     )
     predictions: PathText | None = Field(
         None,
-        description="COCO keypoint results of a model on the one file: APPROXIMATE sigmas from its "
-        "residuals",
+        description="COCO keypoint results of a model on the one file: APPROXIMATE sigmas from its residuals",
     )
     out: PathText | None = Field(
         None, description="schema file to write (default: runs/sigmas/<name>/schema.json)"

@@ -4,7 +4,7 @@ the banner lines that say which recipe, why, and how the data compares with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +29,10 @@ class Recipe:
     kind: Literal["fine-tuning", "from scratch"]
     reason: str
     settings: dict[str, Any]
-    fitted: str = ""  # what of the settings was fitted to the data, and why (the banner's second part)
+    #: what of the settings was fitted to the data, and why (the banner's second part), as (setting, note)
+    #: pairs: a note is shown when its setting came from the recipe (or names none), not when it was given
+    fitted: tuple[tuple[str, str], ...] = ()
+    applied: set[str] = field(default_factory=set)  # the settings :meth:`fill` set
 
     @property
     def min_people(self) -> int:
@@ -38,13 +41,21 @@ class Recipe:
     def fill(self, cfg: TrainConfig) -> None:
         """Set the fields of ``cfg`` left unset (None) to the recipe's; ``augment`` given is applied over
         the recipe's augmentation; with ``time`` the epochs are left to :func:`fit_epochs`."""
-        for field, value in self.settings.items():
-            if field == "epochs" and cfg.time is not None:
+        for name, value in self.settings.items():
+            if name == "epochs" and cfg.time is not None:
                 continue
-            if field == "augment":
+            if name == "augment":
                 cfg.augment = {**value, **cfg.augment}
-            elif getattr(cfg, field) is None:
-                setattr(cfg, field, value)
+            elif getattr(cfg, name) is None:
+                setattr(cfg, name, value)
+            else:
+                continue
+            self.applied.add(name)
+
+    @property
+    def fitted_note(self) -> str:
+        """The notes of :attr:`fitted` whose settings the recipe set, joined."""
+        return ", ".join(note for name, note in self.fitted if not name or name in self.applied)
 
 
 def choose_recipe(weights: str | None, reason: str, data: KeypointAnnotations | None = None) -> Recipe:
@@ -60,16 +71,18 @@ def choose_recipe(weights: str | None, reason: str, data: KeypointAnnotations | 
     size = min(SCRATCH_INPUT_SIZES, key=lambda hw: abs(np.log(hw[1] / hw[0] / aspect)))
     settings = {**SCRATCH_RECIPE, "input_size": size}
     spread = rotation_spread(np.stack([person.keypoints for person in data.annotations]))
-    fitted = (
-        f"input {size[0]}x{size[1]} for boxes {aspect:.2f} wide per high; labels rotated {spread:.0f} deg"
-    )
+    fitted = [
+        ("input_size", f"input {size[0]}x{size[1]} for boxes {aspect:.2f} wide per high"),
+        ("", f"labels rotated {spread:.0f} deg"),
+    ]
     if spread > ROTATED_LABELS_DEG:
         augment = {**settings["augment"], **SCRATCH_ROTATED["augment"]}
         settings = {**settings, **SCRATCH_ROTATED, "augment": augment}
-        fitted += (
-            f" (> {ROTATED_LABELS_DEG}): rotation augmentation up to 180 deg, {settings['epochs']} epochs"
-        )
-    return Recipe("from scratch", reason, settings, fitted)
+        fitted += [
+            ("augment", f"> {ROTATED_LABELS_DEG}: rotation augmentation up to 180 deg"),
+            ("epochs", f"{settings['epochs']} epochs"),
+        ]
+    return Recipe("from scratch", reason, settings, tuple(fitted))
 
 
 def box_aspect(boxes: np.ndarray) -> float:
@@ -117,7 +130,7 @@ def banner(recipe: Recipe, cfg: TrainConfig, train_people: int) -> list[str]:
         f"{cfg.optimizer} lr {cfg.lr:.3g}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"layer decay {cfg.layer_decay:g}"
     )
-    fitted = f"; {recipe.fitted}" if recipe.fitted else ""
+    fitted = f"; {recipe.fitted_note}" if recipe.fitted_note else ""
     lines = [f"Recipe: {recipe.kind} ({recipe.reason}): {settings}{fitted}."]
     guidance = (
         f"the seed's guidance is {FINETUNE_MIN_PEOPLE:,}+ labelled people to fine-tune and "

@@ -47,6 +47,7 @@ from posekit.engine.recipe import (
 from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
 from posekit.errors import ConfigError, Interrupted, ModelError, PosekitError
+from posekit.metrics.units import format_fraction
 from posekit.models.presets import PRESETS
 from posekit.settings import BASE_BATCH, BASE_LR, DEFAULT_MODEL, TrainConfig, build_config
 
@@ -374,7 +375,8 @@ class Trainer:
             if self.stopped_early:
                 self.log.print(
                     f"Stopping early: no better AP for {cfg.patience} validations "
-                    f"(best {self.best_ap:.4f} at epoch {self.best_epoch}; --patience 0 never stops)."
+                    f"(best AP {format_fraction(self.best_ap)} at epoch {self.best_epoch}; "
+                    "--patience 0 never stops)."
                 )
         acc.wait_for_everyone()
         summary = self.summary()

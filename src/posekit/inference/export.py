@@ -240,13 +240,8 @@ def cached_export(
     calibration and quantisation recipe under ``$POSEKIT_HOME/exports/``."""
     format = "openvino" if runtime == "openvino" else "onnx"
     stored = "fp32" if format == "openvino" and precision == "bf16" else precision
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
     recipe = [str(calibration), RECIPE[format]] if stored == "int8" else []
-    digest.update(json.dumps([model.processor.to_dict(), format, stored, *recipe], sort_keys=True).encode())
-    folder = posekit_home() / "exports" / digest.hexdigest()[:16]
+    folder = cache_folder(model, model.processor.to_dict(), format, stored, *recipe)
     name = DEFAULT_NAME[format]
 
     def build(tmp: Path) -> None:
@@ -261,6 +256,17 @@ def cached_export(
 
     complete = f"{name}/model.xml" if format == "openvino" else name
     return build_once(folder, build, complete, f"the {format} {stored} model") / name
+
+
+def cache_folder(model: torch.nn.Module, *recipe: Any) -> Path:
+    """The folder under ``$POSEKIT_HOME/exports/`` of a conversion of ``model``: one per weights and
+    ``recipe`` (JSON-serialisable values: processor, format, precision, ...)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    digest.update(json.dumps(recipe, sort_keys=True).encode())
+    return posekit_home() / "exports" / digest.hexdigest()[:16]
 
 
 def exported_runner(

@@ -123,6 +123,12 @@ def load(model: str | Path, device: str | None = None, **kwargs: Any) -> Predict
     return Predictor(TorchRunner(load_model(model, **kwargs), device=resolved, name=str(model)))
 
 
+def detector_label(detector: Any) -> str:
+    """The detector as the banner names it: its name, and its runtime when it is not PyTorch."""
+    name, runtime = getattr(detector, "name", "detector"), getattr(detector, "runtime", "torch")
+    return name if runtime == "torch" else f"{name} ({runtime})"
+
+
 def parse_conf(conf: float | str | dict[str, float], schema: KeypointSchema) -> np.ndarray:
     """Per-keypoint thresholds ``(K,)`` from ``0.3``, ``"0.3,left_wrist=0.5"`` or ``{"default": .3, ...}``."""
     if isinstance(conf, (int, float)):
@@ -236,7 +242,7 @@ class Predictor:
         tracking = (True if cfg.tracker == "auto" else cfg.tracker) if cfg.track or cfg.smooth else False
         det_every = self._det_every(cfg.det_every, provider, src, tracking)
         if provider.kind == "detector":
-            self._ensure_detector(cfg.detector, cfg.det_conf, src.is_sequence, runner.device)
+            self._ensure_detector(cfg.detector, cfg.det_conf, src.is_sequence, runner.device, backend.runtime)
         track = tracking or det_every > 1
         shard = current_shard()  # several processes (torchrun): each predicts a block of the frames
         part = split_source(src, shard, cfg.batch_size, sequential=bool(track))
@@ -244,9 +250,7 @@ class Predictor:
             "runtime": backend.runtime + (f" ({backend.reason})" if backend.reason else ""),
             "precision": runner.precision,
             "flip_test": flip,
-            "boxes": getattr(self._detector, "name", "detector")
-            if provider.kind == "detector"
-            else provider.kind,
+            "boxes": detector_label(self._detector) if provider.kind == "detector" else provider.kind,
             "det_every": det_every,
             "live": live,
         }
@@ -339,7 +343,10 @@ class Predictor:
             )
         return det_every
 
-    def _ensure_detector(self, detector: Any, det_conf: float, sequence: bool, device: Any) -> None:
+    def _ensure_detector(
+        self, detector: Any, det_conf: float, sequence: bool, device: Any, runtime: str
+    ) -> None:
+        """The person detector of a run; on the OpenVINO runtime (the pose model's) it runs there too."""
         from posekit.models.detector import PersonDetector, detector_source
 
         if detector is not None and not isinstance(detector, (str, Path)):
@@ -350,8 +357,13 @@ class Predictor:
             self._detector is None
             or getattr(self._detector, "name", None) != name
             or getattr(self._detector, "threshold", None) != det_conf
+            or (runtime == "openvino") != getattr(self._detector, "runtime", "torch").startswith("openvino")
         ):
             self._detector = PersonDetector(name, threshold=det_conf, device=device)
+            if runtime == "openvino":
+                from posekit.inference.detector_runtime import on_openvino
+
+                self._detector = on_openvino(self._detector)
 
     def _run(
         self,

@@ -53,6 +53,7 @@ class PersonDetector:
         self.name = str(model)
         self.threshold = check_number("--det-conf", threshold, 0, 1)
         self.batch_size, self.device = batch_size, resolve_device(device)  # fails before the model loads
+        self.runtime = "torch"  # what runs the model (posekit.inference.detector_runtime may convert it)
         try:
             source = _local_copy(model)
             # The PIL backend needs no torchvision (not installable beside the CPU torch wheel).

@@ -4,7 +4,6 @@ augmented training crops with their targets to ``runs/check/<name>``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.markup import escape
 
 from posekit.datasets.validation import CheckReport, validate
 from posekit.errors import PosekitError
+from posekit.fileio import json_text
 from posekit.samples import locate
 from posekit.settings import CheckConfig, build_settings
 
@@ -34,7 +34,7 @@ def check(
     report = validate(locate(cfg.data), images=cfg.images, wholebody=cfg.wholebody)
     console = Console(soft_wrap=True, highlight=False)
     if verbose and cfg.json_output:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json_text(report.to_dict(), indent=2))  # strict JSON: NaN as null
     elif verbose:
         from posekit.report.check_summary import print_check_report
 
