@@ -98,8 +98,8 @@ ROTATED_LABELS_DEG = 45
 #: more epochs pay more than anything else tried (96x96 inputs for more epochs: PCK@0.1 0.33 against 0.48
 #: at epoch 15; 8 attention heads: no change; a wider 192x8 backbone: 2.4x slower an epoch). Batch 8 runs
 #: an epoch ~7% faster than 4, and 55 epochs fit in 12.4 min on 2 quiet cores (hand: AP 0.556, quadruped
-#: 0.354); a higher lr trades one set for the other: at 3e-3 the quadruped gets 0.393 (0.384 at 4e-3, one
-#: thread beside another run) but the hand 0.528 (alone, 13.0 min), so the recipe's 2e-3 stays.
+#: 0.354). lr 3e-3 is no better: alone, quadruped 0.356 (best 0.363) and hand 0.528 in 13.0 min (0.393
+#: and 4e-3's 0.384 for the quadruped beside another run were noise between runs), so 2e-3 stays.
 SCRATCH_ROTATED: dict[str, Any] = {
     "epochs": 55,
     "batch_size": 8,
