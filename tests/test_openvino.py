@@ -132,7 +132,7 @@ def test_openvino_predict_and_val_give_the_pytorch_results(tiny_model_dir, tiny_
 
 @pytest.mark.openvino
 @pytest.mark.slow
-def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp_path, monkeypatch):
+def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp_path, monkeypatch, caplog):
     pytest.importorskip("nncf")
     from posekit.inference.export import cached_export
     from posekit.inference.openvino_runtime import OpenVinoRunner
@@ -145,7 +145,9 @@ def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp
     assert meta["precision"] == "int8" and meta["calibration"]["source"] == str(tiny_sample)
     assert exported.precision == "int8" and 0 < exported.max_abs_diff < 0.1  # quantised: close, not equal
     predictor = posekit.load(tiny_model_dir, device="cpu").predictor
-    runner = predictor.runner_for("int8", tiny_sample, runtime="openvino")
+    with caplog.at_level("WARNING", "posekit.inference.export"):
+        runner = predictor.runner_for("int8", tiny_sample, runtime="openvino")
+    assert "building the openvino int8 model once (a few minutes: int8 is calibrated)" in caplog.text
     assert (runner.runtime, runner.precision) == ("openvino", "int8")
     assert predictor.runner_for("int8", tiny_sample, runtime="openvino") is runner  # made once
     path = cached_export(predictor.runner.model, "openvino", "int8", tiny_sample)
@@ -156,7 +158,7 @@ def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp
 
 
 @pytest.mark.openvino
-def test_the_detector_on_openvino_finds_what_pytorch_finds(tmp_path, monkeypatch, tiny_model_dir):
+def test_the_detector_on_openvino_finds_what_pytorch_finds(tmp_path, monkeypatch, tiny_model_dir, caplog):
     """D-FINE converted once (cached per weights) gives PyTorch's boxes and scores; predict on the OpenVINO
     runtime runs its detector there and says so."""
     pytest.importorskip("openvino")
@@ -174,7 +176,12 @@ def test_the_detector_on_openvino_finds_what_pytorch_finds(tmp_path, monkeypatch
     torch_detector = PersonDetector(directory, threshold=0.0)
     images = [np.random.default_rng(i).integers(0, 255, (90, 120, 3), dtype=np.uint8) for i in range(3)]
     expected = torch_detector.detect(images)
-    detector = on_openvino(PersonDetector(directory, threshold=0.0))
+    with caplog.at_level("WARNING", "posekit.inference.detector_runtime"):
+        detector = on_openvino(PersonDetector(directory, threshold=0.0))
+        assert "converting the person detector to OpenVINO once" in caplog.text  # why the first run waits
+        caplog.clear()
+        on_openvino(PersonDetector(directory, threshold=0.0))
+        assert not caplog.text  # cached: converted once, said once
     assert isinstance(detector.model, OpenVinoDetectorModel) and detector.runtime == "openvino fp32"
     assert len(list((tmp_path / "home" / "exports").glob("*/model.xml"))) == 1
     for (boxes, scores), (want_boxes, want_scores) in zip(detector.detect(images), expected, strict=True):
