@@ -145,7 +145,7 @@ def test_openvino_int8_is_calibrated_and_cached(tiny_model_dir, tiny_sample, tmp
     assert meta["precision"] == "int8" and meta["calibration"]["source"] == str(tiny_sample)
     assert exported.precision == "int8" and 0 < exported.max_abs_diff < 0.1  # quantised: close, not equal
     predictor = posekit.load(tiny_model_dir, device="cpu").predictor
-    with caplog.at_level("WARNING", "posekit.inference.export"):
+    with caplog.at_level("WARNING", "posekit.fileio"):
         runner = predictor.runner_for("int8", tiny_sample, runtime="openvino")
     assert "building the openvino int8 model once (a few minutes: int8 is calibrated)" in caplog.text
     assert (runner.runtime, runner.precision) == ("openvino", "int8")
@@ -176,7 +176,7 @@ def test_the_detector_on_openvino_finds_what_pytorch_finds(tmp_path, monkeypatch
     torch_detector = PersonDetector(directory, threshold=0.0)
     images = [np.random.default_rng(i).integers(0, 255, (90, 120, 3), dtype=np.uint8) for i in range(3)]
     expected = torch_detector.detect(images)
-    with caplog.at_level("WARNING", "posekit.inference.detector_runtime"):
+    with caplog.at_level("WARNING", "posekit.fileio"):
         detector = on_openvino(PersonDetector(directory, threshold=0.0))
         assert "converting the person detector to OpenVINO once" in caplog.text  # why the first run waits
         caplog.clear()

@@ -162,9 +162,13 @@ def fallback_home() -> Path:
     return Path(tempfile.gettempdir()) / f"posekit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
-def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, what: str) -> Path:
+def build_once(
+    final: str | Path, build: Callable[[Path], Any], complete: str, what: str, announce: str = ""
+) -> Path:
     """The folder ``final``, built by ``build(tmp)`` unless a complete one (holding the file ``complete``)
-    exists; ``what`` names it in the error raised when it cannot be created.
+    exists; ``what`` names it in the error raised when it cannot be created. ``announce``, when given, is
+    said (as a warning, the level shown without logging set up) just before a build, with where later runs
+    find the result, so that a slow first run says why it waits.
 
     ``build`` fills a private temporary folder beside ``final``, which is then renamed into place. rename()
     of a folder onto an existing non-empty one fails: when several processes (DDP ranks) build at once the
@@ -190,7 +194,9 @@ def build_once(final: str | Path, build: Callable[[Path], Any], complete: str, w
             what,
             moved,
         )
-        return build_once(moved, build, complete, what)
+        return build_once(moved, build, complete, what, announce)
+    if announce:
+        logger.warning("%s; later runs reuse it from %s", announce, final)
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         with _no_space_message(final, tmp):

@@ -13,7 +13,6 @@ anchors, so a batch is run one image at a time.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,6 @@ from posekit.fileio import build_once
 from posekit.inference.export import cache_folder
 from posekit.inference.openvino_runtime import import_openvino
 from posekit.models.detector import PersonDetector
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,11 +91,9 @@ def on_openvino(detector: PersonDetector) -> PersonDetector:
             converted = ov.convert_model(_Outputs(model).eval(), example_input=(example,))
         ov.save_model(converted, tmp / "model.xml", compress_to_fp16=False)
 
-    if not (folder / "model.xml").is_file():  # the first run on a machine: say why it waits
-        logger.warning("converting the person detector to OpenVINO once (~20 s); later runs reuse %s", folder)
-    folder = build_once(
-        folder, build, "model.xml", f"the OpenVINO copy of the person detector {detector.name}"
-    )
+    what = f"the OpenVINO copy of the person detector {detector.name}"
+    announce = "converting the person detector to OpenVINO once (~20 s)"
+    folder = build_once(folder, build, "model.xml", what, announce)
     detector.model = OpenVinoDetectorModel(folder / "model.xml")
     detector.runtime = "openvino fp32"
     return detector

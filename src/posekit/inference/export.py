@@ -256,10 +256,8 @@ def cached_export(
 
     complete = f"{name}/model.xml" if format == "openvino" else name
     what = f"the {format} {stored} model"
-    if not (folder / complete).is_file():  # the first run on a machine: say why it waits
-        took = "a few minutes: int8 is calibrated" if stored == "int8" else "seconds"
-        logger.warning("building %s once (%s); later runs reuse it from %s", what, took, folder)
-    return build_once(folder, build, complete, what) / name
+    took = "a few minutes: int8 is calibrated" if stored == "int8" else "seconds"
+    return build_once(folder, build, complete, what, f"building {what} once ({took})") / name
 
 
 def cache_folder(model: torch.nn.Module, *recipe: Any) -> Path:
