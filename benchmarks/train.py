@@ -34,6 +34,7 @@ from types import ModuleType
 import torch
 import torch.nn.functional as F
 import yaml
+from cpu_limit import cpu_flags
 from rich.console import Console
 from rich.table import Table
 from transformers import VitPoseForPoseEstimation
@@ -159,6 +160,9 @@ def main() -> None:
         presets.append(("vitpose-b", "256x192", 8))
     rounds, min_round_s = (2, 0.5) if args.quick else (5, 2.0)
 
+    _vendor, cpu, flags = cpu_flags()
+    shown = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile"})
+    console.print(f"CPU: {cpu}, {os.cpu_count()} cores, flags {' '.join(shown)}")
     with tempfile.TemporaryDirectory() as tmp:
         if args.only != "curve":
             speed_table(presets, rounds, min_round_s, Path(tmp))
@@ -199,6 +203,7 @@ def curve_table(
     curve = Table(
         title=f"(b) `posekit train{'' if name == 'sample' else ' --data ' + name + ' --model vitpose-t'}`: "
         f"{settings['model']}, pretrained={settings['pretrained']}, {settings['input_size']}, "
+        f"{settings['head']} head, "
         f"{settings['optimizer']} lr {settings['lr']:.3g}, batch {settings['batch_size']}, "
         f"{settings['epochs']} epochs (validated every {settings['val_every']} and after the last)"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import TINY_TRAIN
 
 from posekit.datasets.data_config import resolve_data
@@ -82,9 +83,13 @@ def test_scratch_recipe_fits_the_input_and_rotation_to_the_data(sample_data: Pat
     recipe.fill(build_config(data="x.json", input_size="160x160"))  # given: not the recipe's to explain
     note = recipe.fitted_note
     assert note.startswith("labels rotated 1") and note.endswith(
-        f", > 45: rotation augmentation up to 180 deg, {SCRATCH_ROTATED['epochs']} epochs"
+        f", > 45: rotation augmentation up to 180 deg, {SCRATCH_ROTATED['epochs']} epochs, the simple head "
+        "(half the time a step)"
     )
-    assert "input_size" not in recipe.applied and {"augment", "epochs"} <= recipe.applied
+    assert "input_size" not in recipe.applied and {"augment", "epochs", "head"} <= recipe.applied
+    recipe = choose_recipe(None, "", replace(upright, annotations=turned))
+    recipe.fill(build_config(data="x.json", head="classic"))  # given: kept, and not explained
+    assert "head" not in recipe.fitted_note and "head" not in recipe.applied
     recipe = choose_recipe(None, "", replace(upright, annotations=turned))
     recipe.fill(build_config(data="x.json"))
     assert recipe.fitted_note.startswith("input 128x128 for boxes 1.00 wide per high, labels rotated")
@@ -151,6 +156,13 @@ def test_trainer_picks_the_recipe_from_what_it_loaded(sample_data: Path, tmp_pat
     assert tuned.loaded == f"weights {saved}"
     assert (tuned.cfg.optimizer, tuned.cfg.epochs, tuned.cfg.val_every) == ("adamw", 1, 1)  # epochs given
     assert tuned.cfg.lr == pytest.approx(5e-4 * 4 / 512)  # the seed's rule for batch 4
+    assert scratch.cfg.head == tuned.cfg.head == "simple"  # the model's head, recorded in args.yaml
+    classic = _trainer(sample_data, tmp_path, pretrained=str(saved), head="classic")
+    assert not classic.unwrapped.config.use_simple_decoder and classic.cfg.head == "classic"
+    assert classic.unwrapped.heatmap_size == scratch.unwrapped.heatmap_size  # both heads upsample x4
+    trained, built = scratch.unwrapped.net.state_dict(), classic.unwrapped.net.state_dict()
+    assert all(torch.equal(v, built[k]) for k, v in trained.items() if k.startswith("backbone."))
+    assert "head.deconv1.weight" in built and "head.deconv1.weight" not in trained  # a fresh classic head
 
 
 def test_preset_weights_that_cannot_be_had_mean_from_scratch(

@@ -81,6 +81,7 @@ def choose_recipe(weights: str | None, reason: str, data: KeypointAnnotations | 
         fitted += [
             ("augment", f"> {ROTATED_LABELS_DEG}: rotation augmentation up to 180 deg"),
             ("epochs", f"{settings['epochs']} epochs"),
+            ("head", "the simple head (half the time a step)"),
         ]
     return Recipe("from scratch", reason, settings, tuple(fitted))
 

@@ -82,7 +82,7 @@ class RunLog:
             f"{val_annotations} val annotations, {self.schema.num_keypoints} keypoints\n"
             f"device {cfg.device} x{world}, amp {cfg.amp}, batch {cfg.batch_size}/process, "
             f"lr {cfg.lr:.3g} ({cfg.schedule}, {cfg.warmup} warm-up steps), input {cfg.input_size[0]}x"
-            f"{cfg.input_size[1]}, {cfg.epochs} epochs of {steps} steps -> "
+            f"{cfg.input_size[1]}, {cfg.head} head, {cfg.epochs} epochs of {steps} steps -> "
             f"{escape(str(self.run_dir))}"
         )
 

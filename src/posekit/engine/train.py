@@ -215,6 +215,7 @@ class Trainer:
             self.loaded = f"weights {weights}" if weights else "random weights"
         self.schema = self.model.schema
         cfg.input_size = tuple(self.model.input_size)
+        cfg.head = "simple" if self.model.config.use_simple_decoder else "classic"
         cfg.drop_path = self.model.drop_path
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
 
@@ -229,6 +230,7 @@ class Trainer:
             schema=self.train_data.schema,
             input_size=cfg.input_size,
             drop_path=cfg.drop_path,
+            head=cfg.head,
         )
 
     def _resolve_batch_and_schedule(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -178,6 +178,7 @@ def load_model(
     input_size: tuple[int, int] | None = None,
     drop_path: float | None = None,
     attn_implementation: str | None = None,
+    head: Literal["classic", "simple"] | None = None,
 ) -> PoseModel:
     """Build a :class:`PoseModel` from a preset name, a local directory, a hub id or an official ``.pth``.
 
@@ -187,7 +188,8 @@ def load_model(
     checkpoint predicts other keypoints, the final layer is re-initialised, keeping the channels whose
     names match. ``input_size`` (h, w) other than the checkpoint's resizes the position embeddings.
     ``drop_path`` defaults to the saved or preset recipe; ``attn_implementation``: ``sdpa`` (default) or
-    ``eager``.
+    ``eager``. ``head`` other than the checkpoint's or preset's builds that heatmap head (from random
+    weights when the checkpoint has the other one).
     """
     name = str(model)
     preset = PRESETS.get(name)
@@ -209,6 +211,8 @@ def load_model(
 
     target_schema = _target_schema(schema, num_keypoints, checkpoint.schema if checkpoint else None)
     config = _with_task(base_config, target_schema, input_size)
+    if head is not None:
+        config.use_simple_decoder = head == "simple"
     use_weights = checkpoint is not None and pretrained != "none"
     if use_weights:  # skip the random init the checkpoint overwrites; only the head may keep fresh values
         with no_init_weights():
