@@ -93,4 +93,7 @@ def test_a_generated_set_trains_end_to_end_with_the_default_recipe(
     summary = posekit.train(data=str(path), model="vitpose-t", project=str(tmp_path), **settings)
     args = (summary.run_dir / "args.yaml").read_text()
     assert "optimizer: muon" in args and "pretrained: auto" in args  # the from-scratch recipe
+    assert "head: simple" in args and "rotation: 90.0" in args  # rotated labels: the simple head
+    config = json.loads((summary.run_dir / "weights" / "last" / "config.json").read_text())
+    assert config["use_simple_decoder"] is True
     assert summary.epochs == 1 and 0 <= summary.final_ap <= 1
