@@ -99,8 +99,9 @@ ROTATED_LABELS_DEG = 45
 #: not their side (left and right paws on one paw, PCK@0.1 ~0.5). The simple head (bilinear x4 and a 3x3
 #: conv: a step takes half the time, 50 against 103 ms fwd+bwd at batch 8) learns the side: 0.660 at 75
 #: epochs, 0.746 at 110 (one thread, beside another run; the hand 0.694 at 110); at 160x160 it is no better
-#: for the time (0.620 at 55 epochs in the time of 75 at 128x128). 110 epochs took 15.3 min alone, so 100:
-#: quadruped 0.753 in 12.9 min, hand 0.663 in 12.5 (benchmarks/train.py). The built-in sample's upright
+#: for the time (0.620 at 55 epochs in the time of 75 at 128x128). Alone an epoch takes ~7.8 s on 2 cores,
+#: so 110 would pass 15 min; 100: quadruped 0.753 in 12.9 min, hand 0.663 in 12.5 (benchmarks/train.py,
+#: sample unchanged: 0.919 in 1.9 min). The built-in sample's upright
 #: people keep the classic head (the simple head learns them several times slower).
 SCRATCH_ROTATED: dict[str, Any] = {
     "epochs": 100,
