@@ -101,8 +101,8 @@ ROTATED_LABELS_DEG = 45
 #: epochs, 0.746 at 110 (one thread, beside another run; the hand 0.694 at 110); at 160x160 it is no better
 #: for the time (0.620 at 55 epochs in the time of 75 at 128x128). Alone an epoch takes ~7.8 s on 2 cores,
 #: so 110 would pass 15 min; 100: quadruped 0.753 in 12.9 min, hand 0.663 in 12.5 (benchmarks/train.py,
-#: sample unchanged: 0.919 in 1.9 min). The built-in sample's upright
-#: people keep the classic head (the simple head learns them several times slower).
+#: sample unchanged: 0.919 in 1.9 min). The built-in sample's upright people keep the classic head (the
+#: simple head learns them several times slower).
 SCRATCH_ROTATED: dict[str, Any] = {
     "epochs": 100,
     "batch_size": 8,

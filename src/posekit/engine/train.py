@@ -48,7 +48,7 @@ from posekit.engine.runlog import RunLog
 from posekit.engine.sampler import EpochBatchSampler, EpochItems
 from posekit.errors import ConfigError, Interrupted, ModelError, PosekitError
 from posekit.metrics.units import format_fraction
-from posekit.models.presets import PRESETS
+from posekit.models.presets import PRESETS, head_kind
 from posekit.settings import BASE_BATCH, BASE_LR, DEFAULT_MODEL, TrainConfig, build_config
 
 #: Where the step schedule multiplies the lr by 0.1, as fractions of the epochs (170 and 200 of 210).
@@ -215,7 +215,7 @@ class Trainer:
             self.loaded = f"weights {weights}" if weights else "random weights"
         self.schema = self.model.schema
         cfg.input_size = tuple(self.model.input_size)
-        cfg.head = "simple" if self.model.config.use_simple_decoder else "classic"
+        cfg.head = head_kind(self.model.config)
         cfg.drop_path = self.model.drop_path
         cfg.layer_decay = self.model.layer_decay if cfg.layer_decay is None else cfg.layer_decay
 

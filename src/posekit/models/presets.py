@@ -4,6 +4,7 @@ weights each starts from by default."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from transformers import VitPoseBackboneConfig, VitPoseConfig
 
@@ -66,6 +67,12 @@ def _presets() -> dict[str, Preset]:
 
 
 PRESETS: dict[str, Preset] = _presets()
+
+
+def head_kind(config: VitPoseConfig) -> Literal["classic", "simple"]:
+    """The heatmap head of ``config``: ``simple`` (bilinear upsampling and a conv) or ``classic``
+    (two deconvolutions), as ``--head`` names them."""
+    return "simple" if config.use_simple_decoder else "classic"
 
 
 def suggest_preset(name: str) -> str:

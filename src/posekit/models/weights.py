@@ -25,7 +25,7 @@ from posekit.models.official_checkpoint import (
     is_official_state_dict,
     read_official_checkpoint,
 )
-from posekit.models.presets import PRESETS, suggest_preset
+from posekit.models.presets import PRESETS, head_kind, suggest_preset
 from posekit.topdown.processor import TopDownProcessor
 
 logger = logging.getLogger(__name__)
@@ -158,9 +158,10 @@ def load_weights(net: VitPoseForPoseEstimation, checkpoint: Checkpoint, schema: 
     _adapt_experts(state, source_config, net.config, checkpoint.metadata.get("dataset_index", 0))
     _adapt_position_embeddings(state, source_config, net.config)
     if source_config.use_simple_decoder != net.config.use_simple_decoder:
-        kind = "simple" if net.config.use_simple_decoder else "classic"
         logger.warning(
-            "%s has the other head type: the %s head starts from random weights", checkpoint.origin, kind
+            "%s has the other head type: the %s head starts from random weights",
+            checkpoint.origin,
+            head_kind(net.config),
         )
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
         state.update({k: v for k, v in target.items() if k.startswith("head.")})
